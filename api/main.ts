@@ -1,0 +1,44 @@
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig, requireSetting } from '../config';
+import { createLogger } from '../config/logger';
+import { connectDatabase } from '../storage/database';
+import { createApp } from './app';
+
+/** The HTTP API process (`npm run api`): connects to PostgreSQL and Temporal, then serves. */
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL, 'api');
+  const db = connectDatabase(requireSetting(config, 'DATABASE_URL'), config.DATABASE_POOL_MAX);
+  const connection = await Connection.connect({ address: requireSetting(config, 'TEMPORAL_ADDRESS') });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+
+  const app = createApp({
+    logger,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    services: {
+      readiness: {
+        postgres: () => db.raw('select 1'),
+        temporal: () => connection.healthService.check({}),
+      },
+    },
+  });
+  const server = app.listen(config.PORT, config.HOST, () => {
+    logger.info({ url: `http://localhost:${config.PORT}/api/`, docs: `http://localhost:${config.PORT}/docs/` }, 'API listening');
+  });
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'API shutting down');
+    server.close(async () => {
+      await Promise.allSettled([db.destroy(), connection.close()]);
+      process.exit(0);
+    });
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  void temporal;
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,88 @@
+import Ajv from 'ajv';
+
+/**
+ * Every environment variable the service reads, with its default. This schema is the only place a
+ * variable is named; the README's configuration table documents the same keys.
+ */
+const schema = {
+  type: 'object',
+  properties: {
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8000 },
+    HOST: { type: 'string', default: '0.0.0.0' },
+    LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    MAX_BODY_BYTES: { type: 'integer', minimum: 1024, default: 65536 },
+
+    DATABASE_URL: { type: 'string', minLength: 1 },
+    DATABASE_POOL_MAX: { type: 'integer', minimum: 1, default: 10 },
+    DATA_DIR: { type: 'string', default: '.data' },
+    EMBEDDED_POSTGRES_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5433 },
+
+    TEMPORAL_ADDRESS: { type: 'string', minLength: 1 },
+    TEMPORAL_NAMESPACE: { type: 'string', default: 'default' },
+    TEMPORAL_TASK_QUEUE: { type: 'string', default: 'mailings' },
+    TEMPORAL_DEV_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 7233 },
+    TEMPORAL_UI_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8233 },
+    TEMPORAL_CLI_PATH: { type: 'string', minLength: 1 },
+    TEMPORAL_TEST_SERVER_PATH: { type: 'string', minLength: 1 },
+
+    SEND_API_URL: { type: 'string', format: 'uri', default: 'https://probe.fbrq.cloud/v1' },
+    SEND_API_TOKEN: { type: 'string', minLength: 1 },
+    SEND_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10000 },
+    SEND_CONCURRENCY: { type: 'integer', minimum: 1, default: 64 },
+    SEND_RATE_LIMIT: { type: 'number', minimum: 0, default: 0 },
+    SEND_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 10000, default: 500 },
+    FAKE_PROVIDER_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8010 },
+  },
+} as const;
+
+export interface Config {
+  PORT: number;
+  HOST: string;
+  LOG_LEVEL: string;
+  MAX_BODY_BYTES: number;
+  DATABASE_URL?: string;
+  DATABASE_POOL_MAX: number;
+  DATA_DIR: string;
+  EMBEDDED_POSTGRES_PORT: number;
+  TEMPORAL_ADDRESS?: string;
+  TEMPORAL_NAMESPACE: string;
+  TEMPORAL_TASK_QUEUE: string;
+  TEMPORAL_DEV_PORT: number;
+  TEMPORAL_UI_PORT: number;
+  TEMPORAL_CLI_PATH?: string;
+  TEMPORAL_TEST_SERVER_PATH?: string;
+  SEND_API_URL: string;
+  SEND_API_TOKEN?: string;
+  SEND_TIMEOUT_MS: number;
+  SEND_CONCURRENCY: number;
+  SEND_RATE_LIMIT: number;
+  SEND_BATCH_SIZE: number;
+  FAKE_PROVIDER_PORT: number;
+}
+
+/** Values that must never be logged or returned; the logger redacts them. */
+export const secretKeys = ['SEND_API_TOKEN', 'DATABASE_URL'] as const;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true });
+  ajv.addFormat('uri', (value: string) => URL.canParse(value));
+  const values: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) {
+    const raw = env[key];
+    if (raw !== undefined && raw !== '') values[key] = raw;
+  }
+  const validate = ajv.compile(schema);
+  if (!validate(values)) {
+    const problems = validate.errors!.map((e) => `${e.instancePath.slice(1)} ${e.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  return values as unknown as Config;
+}
+
+export function requireSetting<K extends keyof Config>(config: Config, key: K): NonNullable<Config[K]> {
+  const value = config[key];
+  if (value === undefined) throw new ConfigError(`${key} must be set`);
+  return value as NonNullable<Config[K]>;
+}

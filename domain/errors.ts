@@ -1,0 +1,25 @@
+/**
+ * The domain's failures. Each names the field it is about where there is one; the HTTP edge alone
+ * decides which status code each becomes.
+ */
+export class DomainError extends Error {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The input is well-formed but breaks a rule of the domain (e.g. operator code not matching the phone). */
+export class InvalidInputError extends DomainError {}
+
+/** No such entity. */
+export class NotFoundError extends DomainError {}
+
+/** The input clashes with stored state (a duplicate phone, an edit of a finished mailing). */
+export class ConflictError extends DomainError {}
+
+/** A dependency the request needs (database, Temporal) did not answer. */
+export class UnavailableError extends DomainError {}
