@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
-import { loadConfig, requireSetting } from '../config';
+import { loadConfig, requireSetting, sendLimits } from '../config';
 import { createLogger } from '../config/logger';
+import { createMailingService } from '../domain/mailings';
 import { connectDatabase } from '../storage/database';
 import { createApp } from './app';
 
@@ -20,6 +21,13 @@ async function main() {
         postgres: () => db.raw('select 1'),
         temporal: () => connection.healthService.check({}),
       },
+      mailings: createMailingService({
+        temporal,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        limits: sendLimits(config),
+        stopWaitMs: config.MAILING_STOP_WAIT_MS,
+        logger,
+      }),
     },
   });
   const server = app.listen(config.PORT, config.HOST, () => {
@@ -35,7 +43,6 @@ async function main() {
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
-  void temporal;
 }
 
 main().catch((error) => {

@@ -61,7 +61,123 @@ export interface paths {
         patch: operations["updateClient"];
         trace?: never;
     };
-    "/healthz": {
+    "/api/mailings/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists mailings that are not deleted */
+        get: operations["listMailings"];
+        put?: never;
+        /** Schedules a mailing; it starts by itself at `start_at`, or at once when that has passed */
+        post: operations["createMailing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mailings/fullinfo/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every mailing with its message counts by status, and the totals by status */
+        get: operations["getMailingsSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mailings/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        /** Reads one mailing */
+        get: operations["getMailing"];
+        /** Replaces a mailing that has not finished (see the edit rules on `MailingInput`) */
+        put: operations["replaceMailing"];
+        post?: never;
+        /**
+         * Stops and deletes a mailing
+         * @description Cancels the mailing's workflow and answers once no further provider request can start. Messages not
+         *     yet sent become `cancelled`; messages already sent stay listed under `/api/messages/` for audit.
+         */
+        delete: operations["deleteMailing"];
+        options?: never;
+        head?: never;
+        /** Changes the given fields of a mailing that has not finished */
+        patch: operations["updateMailing"];
+        trace?: never;
+    };
+    "/api/mailings/{id}/info/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        /** One mailing with its message counts by status, first and last send time, and a page of its messages */
+        get: operations["getMailingInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/messages/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists messages, optionally by mailing, client and status */
+        get: operations["listMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/messages/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        /** Reads one message */
+        get: operations["getMessage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/healthz/": {
         parameters: {
             query?: never;
             header?: never;
@@ -78,7 +194,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/readyz": {
+    "/readyz/": {
         parameters: {
             query?: never;
             header?: never;
@@ -113,6 +229,8 @@ export interface components {
         MobileOperatorCode: string;
         /** @example vip */
         Tag: string;
+        /** @description A free label; null when the client has none */
+        NullableTag: string | null;
         /**
          * Format: iana-timezone
          * @description An IANA time zone name, checked against the zone database
@@ -123,25 +241,126 @@ export interface components {
             phone_number: components["schemas"]["PhoneNumber"];
             /** @description When omitted it is taken from the phone number; when given it must match it */
             mobile_operator_code?: components["schemas"]["MobileOperatorCode"];
-            tag?: components["schemas"]["Tag"] | null;
+            tag?: components["schemas"]["NullableTag"];
             timezone: components["schemas"]["Timezone"];
         };
         ClientPatch: {
             phone_number?: components["schemas"]["PhoneNumber"];
             mobile_operator_code?: components["schemas"]["MobileOperatorCode"];
-            tag?: components["schemas"]["Tag"] | null;
+            tag?: components["schemas"]["NullableTag"];
             timezone?: components["schemas"]["Timezone"];
         };
         Client: {
             id: components["schemas"]["Id"];
             phone_number: components["schemas"]["PhoneNumber"];
             mobile_operator_code: components["schemas"]["MobileOperatorCode"];
-            tag: components["schemas"]["Tag"] | null;
+            tag: components["schemas"]["NullableTag"];
             timezone: components["schemas"]["Timezone"];
         };
         ClientPage: {
             items: components["schemas"]["Client"][];
             /** @description Pass as `cursor` for the next page; null on the last page */
+            next_cursor: string | null;
+        };
+        /**
+         * Format: date-time
+         * @description RFC 3339 with an offset, e.g. `2026-12-01T09:00:00+03:00`
+         */
+        Timestamp: string;
+        /**
+         * @description Which clients receive the mailing. Each key holds one value or a list (a list matches any of its
+         *     values); when both keys are given a client must match both. An empty filter `{}` means every client.
+         */
+        MailingFilter: {
+            mobile_operator_code?: components["schemas"]["MobileOperatorCode"] | components["schemas"]["MobileOperatorCode"][];
+            tag?: components["schemas"]["Tag"] | components["schemas"]["Tag"][];
+        };
+        /** @description The message text; must contain a non-space character */
+        MailingText: string;
+        /**
+         * @description `end_at` must be after `start_at` and in the future. Edit rules: while a mailing is `scheduled` every
+         *     field may change and takes effect at once. While it is `running`, `start_at` cannot change;
+         *     a new `end_at` and `text` apply to messages not yet sent; a new filter adds the newly matching clients
+         *     and cancels the pending messages of clients that no longer match. A sent message is never sent again.
+         *     `finished` and `expired` mailings cannot be edited.
+         */
+        MailingInput: {
+            start_at: components["schemas"]["Timestamp"];
+            end_at: components["schemas"]["Timestamp"];
+            text: components["schemas"]["MailingText"];
+            filter?: components["schemas"]["MailingFilter"];
+        };
+        MailingPatch: {
+            start_at?: components["schemas"]["Timestamp"];
+            end_at?: components["schemas"]["Timestamp"];
+            text?: components["schemas"]["MailingText"];
+            filter?: components["schemas"]["MailingFilter"];
+        };
+        /**
+         * @description `scheduled` until `start_at`; `running` while messages are sent; `finished` when every message was
+         *     handled; `expired` when `end_at` came before every message was sent.
+         * @enum {string}
+         */
+        MailingStatus: "scheduled" | "running" | "finished" | "expired";
+        /** @description The filter as stored, every key as a list */
+        StoredFilter: {
+            mobile_operator_code?: components["schemas"]["MobileOperatorCode"][];
+            tag?: components["schemas"]["Tag"][];
+        };
+        Mailing: {
+            id: components["schemas"]["Id"];
+            start_at: components["schemas"]["Timestamp"];
+            end_at: components["schemas"]["Timestamp"];
+            text: components["schemas"]["MailingText"];
+            filter: components["schemas"]["StoredFilter"];
+            status: components["schemas"]["MailingStatus"];
+        };
+        MailingPage: {
+            items: components["schemas"]["Mailing"][];
+            next_cursor: string | null;
+        };
+        StatusCounts: {
+            pending: number;
+            sent: number;
+            failed: number;
+            expired: number;
+            cancelled: number;
+        };
+        MailingSummaryPage: {
+            items: {
+                mailing: components["schemas"]["Mailing"];
+                counts: components["schemas"]["StatusCounts"];
+            }[];
+            next_cursor: string | null;
+            totals: components["schemas"]["StatusCounts"];
+        };
+        MailingInfo: {
+            mailing: components["schemas"]["Mailing"];
+            counts: components["schemas"]["StatusCounts"];
+            /** Format: date-time */
+            first_sent_at: string | null;
+            /** Format: date-time */
+            last_sent_at: string | null;
+            messages: components["schemas"]["MessagePage"];
+        };
+        /** @enum {string} */
+        MessageStatus: "pending" | "sent" | "failed" | "expired" | "cancelled";
+        Message: {
+            /** @description Also the `msgId` given to the provider */
+            id: components["schemas"]["Id"];
+            mailing_id: components["schemas"]["Id"];
+            /** @description Null once the client has been deleted */
+            client_id: number | null;
+            status: components["schemas"]["MessageStatus"];
+            /** @description Provider requests made for this message */
+            attempts: number;
+            last_error: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            /** Format: date-time */
+            sent_at: string | null;
+        };
+        MessagePage: {
+            items: components["schemas"]["Message"][];
             next_cursor: string | null;
         };
         Health: {
@@ -369,6 +588,274 @@ export interface operations {
             409: components["responses"]["Problem"];
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
+        };
+    };
+    listMailings: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page */
+                cursor?: components["parameters"]["Cursor"];
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of mailings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailingPage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+        };
+    };
+    createMailing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MailingInput"];
+            };
+        };
+        responses: {
+            /** @description The mailing as stored */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Mailing"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+        };
+    };
+    getMailingsSummary: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page */
+                cursor?: components["parameters"]["Cursor"];
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of mailings with counts; totals cover every mailing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailingSummaryPage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+        };
+    };
+    getMailing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The mailing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Mailing"];
+                };
+            };
+            404: components["responses"]["Problem"];
+        };
+    };
+    replaceMailing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MailingInput"];
+            };
+        };
+        responses: {
+            /** @description The mailing as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Mailing"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            503: components["responses"]["Problem"];
+        };
+    };
+    deleteMailing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["Problem"];
+            503: components["responses"]["Problem"];
+        };
+    };
+    updateMailing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MailingPatch"];
+            };
+        };
+        responses: {
+            /** @description The mailing as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Mailing"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            503: components["responses"]["Problem"];
+        };
+    };
+    getMailingInfo: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page */
+                cursor?: components["parameters"]["Cursor"];
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The mailing and its messages */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailingInfo"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+        };
+    };
+    listMessages: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page */
+                cursor?: components["parameters"]["Cursor"];
+                limit?: components["parameters"]["Limit"];
+                mailing_id?: components["schemas"]["Id"];
+                client_id?: components["schemas"]["Id"];
+                status?: components["schemas"]["MessageStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of messages */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagePage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+        };
+    };
+    getMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The message */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            404: components["responses"]["Problem"];
         };
     };
     getHealth: {

@@ -31,6 +31,13 @@ const schema = {
     SEND_CONCURRENCY: { type: 'integer', minimum: 1, default: 64 },
     SEND_RATE_LIMIT: { type: 'number', minimum: 0, default: 0 },
     SEND_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 10000, default: 500 },
+    SEND_PARALLEL_BATCHES: { type: 'integer', minimum: 1, maximum: 64, default: 4 },
+    SEND_RETRY_INITIAL_MS: { type: 'integer', minimum: 10, default: 1000 },
+    SEND_RETRY_MAX_MS: { type: 'integer', minimum: 10, default: 300000 },
+    SEND_OUTAGE_PAUSE_MS: { type: 'integer', minimum: 10, default: 1000 },
+    SEND_OUTAGE_PAUSE_MAX_MS: { type: 'integer', minimum: 10, default: 60000 },
+    SEND_OUTAGE_THRESHOLD: { type: 'integer', minimum: 1, default: 20 },
+    MAILING_STOP_WAIT_MS: { type: 'integer', minimum: 0, default: 30000 },
     FAKE_PROVIDER_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8010 },
   },
 } as const;
@@ -57,6 +64,13 @@ export interface Config {
   SEND_CONCURRENCY: number;
   SEND_RATE_LIMIT: number;
   SEND_BATCH_SIZE: number;
+  SEND_PARALLEL_BATCHES: number;
+  SEND_RETRY_INITIAL_MS: number;
+  SEND_RETRY_MAX_MS: number;
+  SEND_OUTAGE_PAUSE_MS: number;
+  SEND_OUTAGE_PAUSE_MAX_MS: number;
+  SEND_OUTAGE_THRESHOLD: number;
+  MAILING_STOP_WAIT_MS: number;
   FAKE_PROVIDER_PORT: number;
 }
 
@@ -85,4 +99,14 @@ export function requireSetting<K extends keyof Config>(config: Config, key: K): 
   const value = config[key];
   if (value === undefined) throw new ConfigError(`${key} must be set`);
   return value as NonNullable<Config[K]>;
+}
+
+/** The sending limits a mailing workflow is started with (workflows get configuration as arguments). */
+export function sendLimits(config: Config) {
+  return {
+    batchSize: config.SEND_BATCH_SIZE,
+    parallelBatches: config.SEND_PARALLEL_BATCHES,
+    outagePauseMs: config.SEND_OUTAGE_PAUSE_MS,
+    outagePauseMaxMs: config.SEND_OUTAGE_PAUSE_MAX_MS,
+  };
 }

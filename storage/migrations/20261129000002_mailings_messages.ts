@@ -36,6 +36,7 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['mailing_id', 'status', 'id']);
     t.index(['client_id', 'id']);
     t.index(['status', 'id']);
+    t.index(['mailing_id', 'sent_at']);
   });
   // Send batches claim the next pending messages of a mailing in id order; only pending rows are indexed.
   await knex.raw("CREATE INDEX messages_pending ON messages (mailing_id, id) WHERE status = 'pending'");

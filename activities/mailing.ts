@@ -1,0 +1,178 @@
+import { Context } from '@temporalio/activity';
+import { Sema } from 'async-sema';
+import type { Logger } from '../config/logger';
+import * as mailings from '../storage/mailings';
+import * as messages from '../storage/messages';
+import type { ClaimedMessage, SendOutcome } from '../storage/messages';
+import type { Delivery, Provider } from './provider';
+
+export interface SendingPolicy {
+  /** Requests in flight at once on this worker, across all mailings. */
+  concurrency: number;
+  requestTimeoutMs: number;
+  /** Backoff of a message's retries: from `retryInitialMs`, doubling, never above `retryMaxMs`. */
+  retryInitialMs: number;
+  retryMaxMs: number;
+  /** Consecutive unreachable answers after which a batch stops and lets the workflow back off. */
+  outageThreshold: number;
+}
+
+export interface MailingActivityDeps {
+  provider: Provider;
+  policy: SendingPolicy;
+  logger: Logger;
+}
+
+export interface BatchReport {
+  attempted: number;
+  sent: number;
+  failed: number;
+  retried: number;
+  /** The provider looked down (connections refused): the workflow should pause before the next batch. */
+  providerDown: boolean;
+  pending: number;
+  nextDueAt: string | null;
+}
+
+const FLUSH_EVERY = 100;
+
+/** Full jitter over an exponential backoff, so that retries of many messages spread out. */
+function backoffMs(policy: SendingPolicy, attempt: number): number {
+  const ceiling = Math.min(policy.retryMaxMs, policy.retryInitialMs * 2 ** Math.min(attempt - 1, 30));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Delivery): SendOutcome {
+  switch (delivery.result) {
+    case 'sent':
+      return { id: message.id, status: 'sent', error: null, retryAt: null };
+    case 'failed':
+      return { id: message.id, status: 'failed', error: delivery.error, retryAt: null };
+    case 'retry': {
+      const delay = delivery.retryAfterMs ?? backoffMs(policy, message.attempts + 1);
+      return { id: message.id, status: 'pending', error: delivery.error, retryAt: new Date(Date.now() + delay) };
+    }
+  }
+}
+
+export function createMailingActivities({ provider, policy, logger }: MailingActivityDeps) {
+  const slots = new Sema(policy.concurrency);
+  // A lease outlives any request of the batch, so only a batch that died loses its messages to another.
+  const leaseMs = 2 * policy.requestTimeoutMs + 30_000;
+
+  return {
+    async readSchedule(mailingId: number): Promise<mailings.MailingSchedule | null> {
+      return (await mailings.readSchedule(mailingId)) ?? null;
+    },
+
+    /** Records the audience as pending messages and marks the mailing running. */
+    async startSending(mailingId: number): Promise<number> {
+      const terms = await mailings.readSendingTerms(mailingId);
+      if (!terms || terms.deleted) return 0;
+      const recorded = await messages.recordAudience(mailingId, terms.filter);
+      await mailings.setMailingStatus(mailingId, 'running');
+      logger.info({ mailingId, recorded }, 'mailing started');
+      return recorded;
+    },
+
+    /** After a filter edit: newly matching clients get a message, those no longer matching lose theirs. */
+    async syncAudience(mailingId: number): Promise<void> {
+      const terms = await mailings.readSendingTerms(mailingId);
+      if (!terms || terms.deleted) return;
+      const added = await messages.recordAudience(mailingId, terms.filter);
+      const cancelled = await messages.cancelUnmatched(mailingId, terms.filter);
+      logger.info({ mailingId, added, cancelled }, 'mailing audience updated');
+    },
+
+    /**
+     * Sends up to `limit` due messages of a mailing, holding at most `policy.concurrency` requests in
+     * flight on this worker. Outcomes are written as they arrive, so a crash loses at most the answers
+     * of requests in flight. No request starts after the mailing's end time or a cancellation.
+     */
+    async sendBatch(mailingId: number, limit: number): Promise<BatchReport> {
+      const activity = Context.current();
+      const report: BatchReport = { attempted: 0, sent: 0, failed: 0, retried: 0, providerDown: false, pending: 0, nextDueAt: null };
+      const outcomes: SendOutcome[] = [];
+      const inFlight = new Set<Promise<void>>();
+      let queue: ClaimedMessage[] = [];
+      let unreachableStreak = 0;
+      let unauthorizedLogged = false;
+
+      const flush = async () => {
+        const batch = outcomes.splice(0);
+        await messages.recordOutcomes(batch);
+        activity.heartbeat(report.attempted);
+      };
+
+      const deliver = async (message: ClaimedMessage, text: string, signal: AbortSignal) => {
+        if (!message.phone) {
+          outcomes.push({ id: message.id, status: 'cancelled', error: 'client was deleted', retryAt: null });
+          return;
+        }
+        const delivery = await provider.send({ id: message.id, phone: message.phone, text }, signal);
+        outcomes.push(toOutcome(policy, message, delivery));
+        report[delivery.result === 'retry' ? 'retried' : delivery.result]++;
+        unreachableStreak = delivery.result === 'retry' && delivery.unreachable ? unreachableStreak + 1 : 0;
+        if (unreachableStreak >= policy.outageThreshold) report.providerDown = true;
+        if (delivery.result === 'retry') {
+          if (delivery.unauthorized && !unauthorizedLogged) {
+            unauthorizedLogged = true;
+            logger.error({ mailingId, messageId: message.id }, delivery.error);
+          }
+          logger.debug({ mailingId, messageId: message.id, error: delivery.error }, 'send will be retried');
+        }
+        activity.heartbeat(report.attempted);
+      };
+
+      let terms = await mailings.readSendingTerms(mailingId);
+      while (terms && !terms.deleted && report.attempted < limit && !report.providerDown) {
+        const remainingMs = terms.endAt.getTime() - Date.now();
+        if (remainingMs <= 0 || activity.cancellationSignal.aborted) break;
+        if (queue.length === 0) {
+          queue = await messages.claimDue(mailingId, Math.min(policy.concurrency, limit - report.attempted), leaseMs);
+          if (queue.length === 0) break;
+        }
+        await slots.acquire();
+        const signal = AbortSignal.any([activity.cancellationSignal, AbortSignal.timeout(Math.max(1, terms.endAt.getTime() - Date.now()))]);
+        if (signal.aborted || Date.now() >= terms.endAt.getTime()) {
+          slots.release();
+          break;
+        }
+        const message = queue.shift()!;
+        report.attempted++;
+        const sending: Promise<void> = deliver(message, terms.text, signal).finally(() => {
+          slots.release();
+          inFlight.delete(sending);
+        });
+        inFlight.add(sending);
+        if (outcomes.length >= FLUSH_EVERY) await flush();
+        // Re-read between claims so that a new text or end time applies to messages not yet sent.
+        if (queue.length === 0) terms = await mailings.readSendingTerms(mailingId);
+      }
+      await Promise.all(inFlight);
+      await flush();
+      await messages.releaseLeases(queue.map((m) => m.id));
+      Object.assign(report, await messages.pendingSummary(mailingId));
+      logger.info({ mailingId, ...report }, 'send batch done');
+      if (activity.cancellationSignal.aborted) await activity.cancelled;
+      return report;
+    },
+
+    /** At the end time every message still pending expires; the mailing is `expired` if any did. */
+    async finishMailing(mailingId: number, reachedEnd: boolean): Promise<'finished' | 'expired'> {
+      if (reachedEnd) await messages.closePending(mailingId, 'expired', 'the mailing ended before the message could be sent');
+      const counts = (await messages.countsByMailing([mailingId])).get(mailingId)!;
+      const status = counts.expired > 0 ? 'expired' : 'finished';
+      await mailings.setMailingStatus(mailingId, status);
+      logger.info({ mailingId, status, ...counts }, 'mailing finished');
+      return status;
+    },
+
+    async cancelMailing(mailingId: number): Promise<void> {
+      const cancelled = await messages.closePending(mailingId, 'cancelled', 'the mailing was deleted');
+      logger.info({ mailingId, cancelled }, 'mailing cancelled');
+    },
+  };
+}
+
+export type MailingActivities = ReturnType<typeof createMailingActivities>;

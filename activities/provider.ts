@@ -1,0 +1,95 @@
+import { Agent, errors as undiciErrors, request } from 'undici';
+
+export interface OutgoingMessage {
+  id: number;
+  phone: string;
+  text: string;
+}
+
+/**
+ * What one provider request came to. `retry` covers everything that may succeed later (timeouts,
+ * resets, 5xx, malformed answers, rate limiting, a rejected token); `failed` is the provider refusing
+ * the message itself.
+ */
+export type Delivery =
+  | { result: 'sent' }
+  | { result: 'retry'; error: string; retryAfterMs?: number; unreachable?: boolean; unauthorized?: boolean }
+  | { result: 'failed'; error: string };
+
+export interface ProviderOptions {
+  url: string;
+  token: string;
+  timeoutMs: number;
+  connections: number;
+}
+
+export interface Provider {
+  send(message: OutgoingMessage, signal: AbortSignal): Promise<Delivery>;
+  close(): Promise<void>;
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function classifyStatus(status: number, body: string, retryAfter: string | string[] | undefined): Delivery {
+  if (status === 200) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return { result: 'retry', error: 'provider answered 200 with a body that is not JSON' };
+    }
+    const code = (parsed as { code?: unknown })?.code;
+    if (code === 0) return { result: 'sent' };
+    if (typeof code === 'number') return { result: 'retry', error: `provider answered code ${code}` };
+    return { result: 'retry', error: 'provider answered 200 with an unexpected body' };
+  }
+  if (status === 429) return { result: 'retry', error: 'provider rate limit (429)', retryAfterMs: retryAfterMs(retryAfter) };
+  if (status === 401 || status === 403) {
+    return { result: 'retry', error: `provider rejected the token (${status}); check SEND_API_TOKEN`, unauthorized: true };
+  }
+  if (status === 400 || status === 422) return { result: 'failed', error: `provider refused the message (${status}): ${body.slice(0, 200)}` };
+  return { result: 'retry', error: `provider answered ${status}` };
+}
+
+function classifyError(error: unknown, signal: AbortSignal): Delivery {
+  if (signal.aborted) return { result: 'retry', error: `request abandoned: ${String(signal.reason?.message ?? signal.reason)}` };
+  const code = (error as { code?: string }).code ?? '';
+  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+    return { result: 'retry', error: 'provider did not answer in time' };
+  }
+  return { result: 'retry', error: `provider unreachable: ${code || (error as Error).message}`, unreachable: UNREACHABLE.has(code) };
+}
+
+/** The HTTP client of the real provider's contract: POST {url}/send/{msgId} with a bearer token. */
+export function createProvider({ url, token, timeoutMs, connections }: ProviderOptions): Provider {
+  const agent = new Agent({ connections, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 10_000 });
+  const base = url.replace(/\/+$/, '');
+  return {
+    async send(message, signal) {
+      const requestSignal = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+      try {
+        const response = await request(`${base}/send/${message.id}`, {
+          method: 'POST',
+          dispatcher: agent,
+          signal: requestSignal,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ id: message.id, phone: Number(message.phone), text: message.text }),
+        });
+        const body = await response.body.text();
+        return classifyStatus(response.statusCode, body, response.headers['retry-after']);
+      } catch (error) {
+        return classifyError(error, requestSignal);
+      }
+    },
+    close: () => agent.close(),
+  };
+}

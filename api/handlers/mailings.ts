@@ -1,0 +1,53 @@
+import type Koa from 'koa';
+import type { Context } from 'openapi-backend';
+import type { MailingService } from '../../domain/mailings';
+import type { components, operations } from '../schema';
+
+type Query<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
+type MailingInput = components['schemas']['MailingInput'];
+type MailingPatch = components['schemas']['MailingPatch'];
+
+const id = (c: Context) => Number(c.request.params.id);
+
+export function mailingHandlers(mailings: MailingService) {
+  return {
+    listMailings: async (c: Context, ctx: Koa.Context) => {
+      const { cursor, limit = 100 } = c.request.query as Query<'listMailings'>;
+      ctx.body = await mailings.list({ cursor, limit });
+    },
+
+    createMailing: async (c: Context<MailingInput>, ctx: Koa.Context) => {
+      const mailing = await mailings.create(c.request.requestBody);
+      ctx.status = 201;
+      ctx.set('Location', `/api/mailings/${mailing.id}/`);
+      ctx.body = mailing;
+    },
+
+    getMailing: async (c: Context, ctx: Koa.Context) => {
+      ctx.body = await mailings.get(id(c));
+    },
+
+    replaceMailing: async (c: Context<MailingInput>, ctx: Koa.Context) => {
+      ctx.body = await mailings.replace(id(c), c.request.requestBody);
+    },
+
+    updateMailing: async (c: Context<MailingPatch>, ctx: Koa.Context) => {
+      ctx.body = await mailings.update(id(c), c.request.requestBody);
+    },
+
+    deleteMailing: async (c: Context, ctx: Koa.Context) => {
+      await mailings.remove(id(c));
+      ctx.status = 204;
+    },
+
+    getMailingsSummary: async (c: Context, ctx: Koa.Context) => {
+      const { cursor, limit = 100 } = c.request.query as Query<'getMailingsSummary'>;
+      ctx.body = await mailings.summary({ cursor, limit });
+    },
+
+    getMailingInfo: async (c: Context, ctx: Koa.Context) => {
+      const { cursor, limit = 100 } = c.request.query as Query<'getMailingInfo'>;
+      ctx.body = await mailings.info(id(c), { cursor, limit });
+    },
+  };
+}

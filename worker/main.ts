@@ -1,0 +1,60 @@
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createProvider } from '../activities/provider';
+import { loadConfig, requireSetting, sendLimits } from '../config';
+import { createLogger } from '../config/logger';
+import { createMailingService } from '../domain/mailings';
+import { connectDatabase } from '../storage/database';
+import { createMailingWorker, ensureReconcileSchedule } from './worker';
+
+/** The worker process (`npm run worker`); scale out by running more of them on the same task queue. */
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL, 'worker');
+  Runtime.install({
+    logger: new DefaultLogger('WARN', ({ level, message, meta }) => logger[level === 'WARN' ? 'warn' : 'error'](meta ?? {}, message)),
+  });
+  const db = connectDatabase(requireSetting(config, 'DATABASE_URL'), config.DATABASE_POOL_MAX);
+  const address = requireSetting(config, 'TEMPORAL_ADDRESS');
+  const connection = await NativeConnection.connect({ address });
+  const client = new Client({ connection: await Connection.connect({ address }), namespace: config.TEMPORAL_NAMESPACE });
+  const provider = createProvider({
+    url: config.SEND_API_URL,
+    token: requireSetting(config, 'SEND_API_TOKEN'),
+    timeoutMs: config.SEND_TIMEOUT_MS,
+    connections: config.SEND_CONCURRENCY,
+  });
+  const mailings = createMailingService({
+    temporal: client,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    limits: sendLimits(config),
+    stopWaitMs: config.MAILING_STOP_WAIT_MS,
+    logger,
+  });
+
+  const worker = await createMailingWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    provider,
+    mailings,
+    logger,
+    policy: {
+      concurrency: config.SEND_CONCURRENCY,
+      requestTimeoutMs: config.SEND_TIMEOUT_MS,
+      retryInitialMs: config.SEND_RETRY_INITIAL_MS,
+      retryMaxMs: config.SEND_RETRY_MAX_MS,
+      outageThreshold: config.SEND_OUTAGE_THRESHOLD,
+    },
+  });
+  await ensureReconcileSchedule(client, config.TEMPORAL_TASK_QUEUE);
+  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, provider: config.SEND_API_URL }, 'worker running');
+  await worker.run();
+  await Promise.allSettled([provider.close(), db.destroy(), connection.close(), client.connection.close()]);
+  logger.info('worker stopped');
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,50 @@
+import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createMailingActivities, SendingPolicy } from '../activities/mailing';
+import type { Provider } from '../activities/provider';
+import { createReconcileActivities } from '../activities/reconcile';
+import type { Logger } from '../config/logger';
+import type { MailingService } from '../domain/mailings';
+import { RECONCILE_SCHEDULE_ID, reconcileMailings } from '../workflows/reconcile';
+
+export interface MailingWorkerDeps {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  provider: Provider;
+  policy: SendingPolicy;
+  mailings: Pick<MailingService, 'startUnstarted'>;
+  logger: Logger;
+}
+
+/** The worker that runs mailing workflows and their activities; tests build it with fakes. */
+export function createMailingWorker({ connection, namespace, taskQueue, provider, policy, mailings, logger }: MailingWorkerDeps) {
+  return Worker.create({
+    connection,
+    namespace,
+    taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities: {
+      ...createMailingActivities({ provider, policy, logger }),
+      ...createReconcileActivities(mailings),
+    },
+    // Heartbeats reach the server within a second, so a cancelled send batch stops within a second.
+    maxHeartbeatThrottleInterval: '1 second',
+    // On SIGTERM requests in flight finish (they are bounded by the request timeout) before exit.
+    shutdownGraceTime: policy.requestTimeoutMs + 5_000,
+  });
+}
+
+/** Creates the reconciler's schedule once; later starts find it in place. */
+export async function ensureReconcileSchedule(client: Client, taskQueue: string): Promise<void> {
+  try {
+    await client.schedule.create({
+      scheduleId: RECONCILE_SCHEDULE_ID,
+      spec: { intervals: [{ every: '30 seconds' }] },
+      action: { type: 'startWorkflow', workflowType: reconcileMailings, taskQueue, workflowId: 'mailing-reconciler-run' },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    });
+  } catch (error) {
+    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+  }
+}

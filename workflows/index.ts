@@ -1,0 +1,2 @@
+export { mailingWorkflow } from './mailing';
+export { reconcileMailings } from './reconcile';

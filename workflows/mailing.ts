@@ -1,0 +1,152 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import {
+  ActivityCancellationType,
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineSignal,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { BatchReport, MailingActivities } from '../activities/mailing';
+
+export const mailingWorkflowId = (mailingId: number) => `mailing-${mailingId}`;
+
+/** Lets operators find a mailing's runs: `temporal workflow list --query 'MailingId = 42'`. */
+export const MAILING_ID = defineSearchAttributeKey('MailingId', SearchAttributeType.INT);
+
+/** Sent after the mailing's row changed; the workflow reads the new schedule and filter from the database. */
+export const mailingChanged = defineSignal('mailingChanged');
+
+export interface SendLimits {
+  /** Messages one send activity handles before it reports back. */
+  batchSize: number;
+  /** Send activities of one mailing running at once (on any workers). */
+  parallelBatches: number;
+  /** Pause after the provider looked down, doubling up to `outagePauseMaxMs`. */
+  outagePauseMs: number;
+  outagePauseMaxMs: number;
+}
+
+export interface MailingWorkflowInput {
+  mailingId: number;
+  limits: SendLimits;
+  /** Set by continue-as-new: the audience is recorded and sending is under way. */
+  sending?: boolean;
+  changed?: boolean;
+}
+
+export type MailingOutcome = 'finished' | 'expired' | 'cancelled';
+
+const { readSchedule, startSending, syncAudience, finishMailing, cancelMailing } = proxyActivities<MailingActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+const { sendBatch } = proxyActivities<MailingActivities>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '30 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+// Keeps each run's history small whatever the audience size; the server may ask for it sooner.
+const ROUNDS_PER_RUN = 100;
+
+/**
+ * One mailing from schedule to last message: waits for the start, records the audience, sends it in
+ * batches until nothing is pending or the end time comes, and closes what is left.
+ */
+export async function mailingWorkflow(input: MailingWorkflowInput): Promise<MailingOutcome> {
+  const { mailingId, limits } = input;
+  let changed = input.changed ?? false;
+  let round: Promise<BatchReport[]> | undefined;
+  setHandler(mailingChanged, () => {
+    changed = true;
+  });
+
+  let schedule = await readSchedule(mailingId);
+  const startAt = () => Date.parse(schedule!.startAt);
+  const endAt = () => Date.parse(schedule!.endAt);
+
+  /** Sleeps until `until` (never past the end time) unless the mailing changes first. */
+  const pauseUntil = async (until: number) => {
+    const ms = Math.min(until, endAt()) - Date.now();
+    if (ms > 0) await condition(() => changed, ms);
+  };
+
+  const refresh = async () => {
+    changed = false;
+    schedule = await readSchedule(mailingId);
+  };
+
+  try {
+    if (!schedule || schedule.deleted) return 'cancelled';
+
+    if (!input.sending) {
+      while (Date.now() < startAt()) {
+        await condition(() => changed, startAt() - Date.now());
+        if (changed) await refresh();
+        if (!schedule || schedule.deleted) return 'cancelled';
+      }
+      if (Date.now() >= endAt()) return await finishMailing(mailingId, true);
+      await startSending(mailingId);
+    }
+
+    let outagePause = limits.outagePauseMs;
+    for (let rounds = 0; ; rounds++) {
+      if (changed) {
+        await refresh();
+        if (!schedule || schedule.deleted) return 'cancelled';
+        await syncAudience(mailingId);
+      }
+      if (Date.now() >= endAt()) return await finishMailing(mailingId, true);
+
+      const scope = new CancellationScope();
+      round = scope.run(() => Promise.all(Array.from({ length: limits.parallelBatches }, () => sendBatch(mailingId, limits.batchSize))));
+      let reports: BatchReport[] | undefined;
+      round.then((r) => (reports = r), () => undefined);
+      // The end time cuts a round short: its activities are cancelled and their requests abandoned.
+      while (!reports && Date.now() < endAt()) {
+        await condition(() => reports !== undefined || changed, endAt() - Date.now());
+        if (changed && !reports) await refresh();
+      }
+      if (!reports) {
+        scope.cancel();
+        await round.catch(() => undefined);
+        return await finishMailing(mailingId, true);
+      }
+      reports = await round;
+      round = undefined;
+
+      const pending = Math.min(...reports.map((r) => r.pending));
+      if (pending === 0) return await finishMailing(mailingId, false);
+      if (reports.some((r) => r.providerDown)) {
+        await pauseUntil(Date.now() + outagePause);
+        outagePause = Math.min(outagePause * 2, limits.outagePauseMaxMs);
+      } else {
+        outagePause = limits.outagePauseMs;
+        const attempted = reports.reduce((sum, r) => sum + r.attempted, 0);
+        const nextDue = Math.min(...reports.map((r) => (r.nextDueAt ? Date.parse(r.nextDueAt) : Infinity)));
+        if (attempted === 0) await pauseUntil(nextDue);
+      }
+
+      if (rounds + 1 >= ROUNDS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+        await condition(allHandlersFinished);
+        return await continueAsNew<typeof mailingWorkflow>({ mailingId, limits, sending: true, changed });
+      }
+    }
+  } catch (error) {
+    if (isCancellation(error)) {
+      // Deleted: wait until the batches in flight have stopped, then cancel what was not sent.
+      await CancellationScope.nonCancellable(async () => {
+        await round?.catch(() => undefined);
+        await cancelMailing(mailingId);
+      });
+    }
+    throw error;
+  }
+}
