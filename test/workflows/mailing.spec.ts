@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { WorkflowFailedError } from '@temporalio/client';
+import { isCancellation } from '@temporalio/workflow';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { bundleWorkflowCode, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { mailingChanged, mailingWorkflow, MailingWorkflowInput } from '../../workflows/mailing';
+import { timeSkippingEnv } from '../support/time-skipping';
+import { FakeMailing } from './fake-activities';
+
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+const limits = { batchSize: 100, parallelBatches: 2, outagePauseMs: 1000, outagePauseMaxMs: 60_000 };
+
+describe('mailing workflow', function () {
+  this.timeout(30_000);
+  let env: TestWorkflowEnvironment;
+  let bundle: WorkflowBundleWithSourceMap;
+  let sequence = 0;
+
+  before(async () => {
+    [env, bundle] = await Promise.all([
+      timeSkippingEnv(),
+      bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } }),
+    ]);
+  });
+  after(async () => env?.teardown());
+
+  /** Runs `body` with a worker serving a fresh mailing workflow backed by `mailing`'s activities. */
+  async function withMailing(mailing: FakeMailing, body: (handle: WorkflowHandleWithFirstExecutionRunId<typeof mailingWorkflow>) => Promise<void>) {
+    const taskQueue = `mailing-test-${++sequence}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: bundle,
+      activities: mailing.activities(),
+      maxHeartbeatThrottleInterval: '100 milliseconds',
+    });
+    const start = () =>
+      env.client.workflow.start(mailingWorkflow, {
+        taskQueue,
+        workflowId: `mailing-test-${sequence}`,
+        args: [{ mailingId: sequence, limits } satisfies MailingWorkflowInput],
+      });
+    await worker.runUntil(async () => body(await start()));
+  }
+
+  const now = async () => env.currentTimeMs();
+
+  it('starts a future mailing by itself at its start time', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0 + HOUR), new Date(t0 + 2 * HOUR), 3);
+    await withMailing(mailing, async (handle) => {
+      await env.sleep(HOUR - MINUTE);
+      assert.equal(mailing.count('startSending'), 0);
+      assert.equal(await handle.result(), 'finished');
+      assert.ok(mailing.times.startSending >= t0 + HOUR);
+    });
+  });
+
+  it('starts at once when the start time has passed and the end time has not', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0 - HOUR), new Date(t0 + HOUR), 2);
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'finished');
+      assert.ok(mailing.times.startSending < t0 + MINUTE);
+      assert.deepEqual(mailing.calls.slice(-2), ['sendBatch', 'finishMailing:done']);
+    });
+  });
+
+  it('finishes once nothing is pending', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 250);
+    mailing.perBatch = 50;
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'finished');
+      assert.equal(mailing.pending, 0);
+      assert.equal(mailing.count('finishMailing:done'), 1);
+    });
+  });
+
+  it('expires what is still pending when the end time comes', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 5);
+    mailing.perBatch = 0;
+    mailing.nextDueAt = new Date(t0 + 10 * HOUR).toISOString();
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'expired');
+      assert.ok(mailing.times['finishMailing:end'] >= t0 + HOUR);
+    });
+  });
+
+  it('cancels send batches still running at the end time', async () => {
+    const t0 = await now();
+    // Time does not skip while an activity runs, so this end time is a few real seconds away.
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + 3000), 5);
+    mailing.stall = true;
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'expired');
+      assert.equal(mailing.batchesCancelled, limits.parallelBatches);
+      assert.equal(mailing.calls.at(-1), 'finishMailing:end');
+    });
+  });
+
+  it('is cancelled by deletion after its batches stop, and cancels the unsent messages', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 5);
+    mailing.stall = true;
+    await withMailing(mailing, async (handle) => {
+      while (mailing.count('sendBatch') < limits.parallelBatches) await new Promise((r) => setTimeout(r, 50));
+      await handle.cancel();
+      const error = await handle.result().catch((e: unknown) => e);
+      assert.ok(error instanceof WorkflowFailedError && isCancellation(error.cause));
+      assert.equal(mailing.batchesCancelled, limits.parallelBatches);
+      assert.equal(mailing.calls.at(-1), 'cancelMailing');
+    });
+  });
+
+  it('moves its start when edited before the start', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0 + HOUR), new Date(t0 + 5 * HOUR), 1);
+    await withMailing(mailing, async (handle) => {
+      await env.sleep(10 * MINUTE);
+      mailing.schedule = { ...mailing.schedule, startAt: new Date(t0 + 3 * HOUR).toISOString() };
+      await handle.signal(mailingChanged);
+      await env.sleep(2 * HOUR);
+      assert.equal(mailing.count('startSending'), 0);
+      assert.equal(await handle.result(), 'finished');
+      assert.ok(mailing.times.startSending >= t0 + 3 * HOUR);
+    });
+  });
+
+  it('starts earlier when the start is brought forward', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0 + 5 * HOUR), new Date(t0 + 6 * HOUR), 1);
+    await withMailing(mailing, async (handle) => {
+      await env.sleep(MINUTE);
+      mailing.schedule = { ...mailing.schedule, startAt: new Date(t0 + HOUR).toISOString() };
+      await handle.signal(mailingChanged);
+      assert.equal(await handle.result(), 'finished');
+      assert.ok(mailing.times.startSending < t0 + 2 * HOUR);
+    });
+  });
+
+  it('applies a new end time and audience while running', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + 10 * HOUR), 5);
+    mailing.perBatch = 0;
+    mailing.nextDueAt = new Date(t0 + 20 * HOUR).toISOString();
+    await withMailing(mailing, async (handle) => {
+      while (mailing.count('sendBatch') === 0) await new Promise((r) => setTimeout(r, 50));
+      mailing.schedule = { ...mailing.schedule, endAt: new Date(t0 + 2 * HOUR).toISOString() };
+      await handle.signal(mailingChanged);
+      assert.equal(await handle.result(), 'expired');
+      assert.equal(mailing.count('syncAudience'), 1);
+      const ended = mailing.times['finishMailing:end'];
+      assert.ok(ended >= t0 + 2 * HOUR && ended < t0 + 3 * HOUR);
+    });
+  });
+
+  it('continues as new so that a long mailing keeps a short history', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 300);
+    mailing.perBatch = 1;
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'finished');
+      const { runId } = await handle.describe();
+      assert.notEqual(runId, handle.firstExecutionRunId);
+      assert.equal(mailing.pending, 0);
+    });
+  });
+});
