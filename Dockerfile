@@ -1,0 +1,10 @@
+# One image for the API, the worker and migrations; docker-compose.yml picks the command.
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+USER node
+EXPOSE 8000
+CMD ["npm", "run", "api"]
