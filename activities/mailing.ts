@@ -5,6 +5,7 @@ import * as mailings from '../storage/mailings';
 import * as messages from '../storage/messages';
 import type { ClaimedMessage, SendOutcome } from '../storage/messages';
 import type { Delivery, Provider } from './provider';
+import type { RateLimiter } from './rate-limit';
 
 export interface SendingPolicy {
   /** Requests in flight at once on this worker, across all mailings. */
@@ -19,6 +20,8 @@ export interface SendingPolicy {
 
 export interface MailingActivityDeps {
   provider: Provider;
+  /** The deployment-wide provider rate (SEND_RATE_LIMIT). */
+  rateLimiter: RateLimiter;
   policy: SendingPolicy;
   logger: Logger;
 }
@@ -55,7 +58,7 @@ function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Del
   }
 }
 
-export function createMailingActivities({ provider, policy, logger }: MailingActivityDeps) {
+export function createMailingActivities({ provider, rateLimiter, policy, logger }: MailingActivityDeps) {
   const slots = new Sema(policy.concurrency);
   // A lease outlives any request of the batch, so only a batch that died loses its messages to another.
   const leaseMs = 2 * policy.requestTimeoutMs + 30_000;
@@ -133,6 +136,7 @@ export function createMailingActivities({ provider, policy, logger }: MailingAct
           if (queue.length === 0) break;
         }
         await slots.acquire();
+        await rateLimiter.acquire();
         const signal = AbortSignal.any([activity.cancellationSignal, AbortSignal.timeout(Math.max(1, terms.endAt.getTime() - Date.now()))]);
         if (signal.aborted || Date.now() >= terms.endAt.getTime()) {
           slots.release();

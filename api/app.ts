@@ -40,7 +40,7 @@ const jsonOnly: Koa.Middleware = async (ctx, next) => {
 /** The spec spells every path with a trailing slash; requests may omit it. */
 const withTrailingSlash = (path: string) => (path.endsWith('/') ? path : `${path}/`);
 
-export function createApp({ logger, services, maxBodyBytes }: AppOptions): Koa {
+export async function createApp({ logger, services, maxBodyBytes }: AppOptions): Promise<Koa> {
   const contract = createContract();
   contract.register({
     ...operations(services),
@@ -54,9 +54,9 @@ export function createApp({ logger, services, maxBodyBytes }: AppOptions): Koa {
       throw new Problem(405, 'Method not allowed', `${ctx.method} is not allowed on ${ctx.path}`);
     },
   });
-  contract.init();
+  await contract.init();
 
-  const router = new Router();
+  const router = new Router({ strict: true });
   docs(router);
 
   const app = new Koa();

@@ -13,7 +13,7 @@ async function main() {
   const connection = await Connection.connect({ address: requireSetting(config, 'TEMPORAL_ADDRESS') });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
-  const app = createApp({
+  const app = await createApp({
     logger,
     maxBodyBytes: config.MAX_BODY_BYTES,
     services: {

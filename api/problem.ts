@@ -1,5 +1,6 @@
 import type { ErrorObject } from 'ajv';
 import type Koa from 'koa';
+import { DataError } from 'objection';
 import { isConnectionError } from '../storage/database';
 import { ConflictError, DomainError, InvalidInputError, NotFoundError, UnavailableError } from '../domain/errors';
 
@@ -46,6 +47,7 @@ function fromHttpError(error: { status: number; message: string }): Problem {
 function toProblem(error: unknown): Problem | undefined {
   if (error instanceof Problem) return error;
   if (error instanceof DomainError) return fromDomain(error);
+  if (error instanceof DataError) return new Problem(400, 'Invalid request', 'a value cannot be stored as given', [{ field: 'body', message: 'a value cannot be stored as given' }]);
   if (isConnectionError(error)) return new Problem(503, 'Service unavailable', 'the database is unreachable; retry later');
   const status = (error as { status?: number; expose?: boolean })?.status;
   if (typeof status === 'number' && status >= 400 && status < 500) return fromHttpError(error as { status: number; message: string });

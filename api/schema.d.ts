@@ -275,7 +275,7 @@ export interface components {
             mobile_operator_code?: components["schemas"]["MobileOperatorCode"] | components["schemas"]["MobileOperatorCode"][];
             tag?: components["schemas"]["Tag"] | components["schemas"]["Tag"][];
         };
-        /** @description The message text; must contain a non-space character */
+        /** @description The message text; must contain a non-space character (and no NUL) */
         MailingText: string;
         /**
          * @description `end_at` must be after `start_at` and in the future. Edit rules: while a mailing is `scheduled` every
@@ -482,6 +482,7 @@ export interface operations {
             409: components["responses"]["Problem"];
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
         };
     };
     getClient: {
@@ -504,6 +505,7 @@ export interface operations {
                     "application/json": components["schemas"]["Client"];
                 };
             };
+            400: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
         };
     };
@@ -536,6 +538,7 @@ export interface operations {
             409: components["responses"]["Problem"];
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
         };
     };
     deleteClient: {
@@ -556,6 +559,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
         };
     };
@@ -588,6 +592,7 @@ export interface operations {
             409: components["responses"]["Problem"];
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
         };
     };
     listMailings: {
@@ -688,6 +693,7 @@ export interface operations {
                     "application/json": components["schemas"]["Mailing"];
                 };
             };
+            400: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
         };
     };
@@ -742,6 +748,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             503: components["responses"]["Problem"];
         };
@@ -855,6 +862,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            400: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
         };
     };

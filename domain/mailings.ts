@@ -143,10 +143,11 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
         logger.error({ mailingId: id, err: error }, 'could not cancel the workflow of a deleted mailing');
         throw new UnavailableError(`mailing ${id} was deleted but its workflow could not be cancelled yet`);
       }
-      const stopped = await Promise.race([
-        handle(id).result().then(() => true, () => true),
-        new Promise<false>((resolve) => setTimeout(resolve, stopWaitMs, false).unref()),
-      ]);
+      const wait = AbortSignal.timeout(stopWaitMs);
+      const stopped = await temporal.withAbortSignal(wait, () => handle(id).result()).then(
+        () => true,
+        () => !wait.aborted,
+      );
       if (!stopped) logger.warn({ mailingId: id }, 'deleted mailing workflow has not stopped yet');
     },
 

@@ -37,6 +37,7 @@ async function main() {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     provider,
+    rateLimit: config.SEND_RATE_LIMIT,
     mailings,
     logger,
     policy: {

@@ -2,9 +2,11 @@ import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporal
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createMailingActivities, SendingPolicy } from '../activities/mailing';
 import type { Provider } from '../activities/provider';
+import { createRateLimiter } from '../activities/rate-limit';
 import { createReconcileActivities } from '../activities/reconcile';
 import type { Logger } from '../config/logger';
 import type { MailingService } from '../domain/mailings';
+import { takeProviderTokens } from '../storage/provider-rate';
 import { RECONCILE_SCHEDULE_ID, reconcileMailings } from '../workflows/reconcile';
 
 export interface MailingWorkerDeps {
@@ -13,19 +15,22 @@ export interface MailingWorkerDeps {
   taskQueue: string;
   provider: Provider;
   policy: SendingPolicy;
+  /** Provider requests per second across all workers; 0 for no limit. */
+  rateLimit: number;
   mailings: Pick<MailingService, 'startUnstarted'>;
   logger: Logger;
 }
 
 /** The worker that runs mailing workflows and their activities; tests build it with fakes. */
-export function createMailingWorker({ connection, namespace, taskQueue, provider, policy, mailings, logger }: MailingWorkerDeps) {
+export function createMailingWorker({ connection, namespace, taskQueue, provider, policy, rateLimit, mailings, logger }: MailingWorkerDeps) {
+  const rateLimiter = createRateLimiter(rateLimit, takeProviderTokens);
   return Worker.create({
     connection,
     namespace,
     taskQueue,
     workflowsPath: require.resolve('../workflows'),
     activities: {
-      ...createMailingActivities({ provider, policy, logger }),
+      ...createMailingActivities({ provider, rateLimiter, policy, logger }),
       ...createReconcileActivities(mailings),
     },
     // Heartbeats reach the server within a second, so a cancelled send batch stops within a second.

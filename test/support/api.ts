@@ -10,7 +10,8 @@ import { loadConfig, sendLimits } from '../../config';
 import { createLogger } from '../../config/logger';
 import { createApp } from '../../api/app';
 import { createContract } from '../../api/contract';
-import { createMailingService } from '../../domain/mailings';
+import { createMailingService, type MailingService } from '../../domain/mailings';
+import { mailingWorkflowId } from '../../workflows/mailing';
 import { connectDatabase, type Database } from '../../storage/database';
 
 /**
@@ -50,7 +51,8 @@ export const TASK_QUEUE = `api-tests-${process.pid}-${randomUUID().slice(0, 8)}`
 export const MAX_BODY_BYTES = 16 * 1024;
 
 export class Api {
-  readonly created = { clients: new Set<number>() };
+  /** What this run created through the API, to clean up afterwards. */
+  readonly created = { clients: new Set<number>(), mailings: new Set<number>() };
 
   constructor(
     readonly baseUrl: string,
@@ -78,10 +80,11 @@ export class Api {
     const isJson = /^application\/(problem\+)?json\b/.test(contentType);
     const parsed = text === '' ? null : isJson ? JSON.parse(text) : text;
     const response: ApiResponse<T> = { status: res.status, headers: res.headers, body: parsed, text };
-    if (!options.unchecked) this.checkAgainstSpec(method, path, response);
-    if (method === 'POST' && response.status === 201 && /^\/api\/clients\/?$/.test(new URL(path, this.baseUrl).pathname)) {
-      this.created.clients.add((response.body as { id: number }).id);
+    if (method === 'POST' && response.status === 201) {
+      const collection = /^\/api\/(clients|mailings)\/?$/.exec(new URL(path, this.baseUrl).pathname)?.[1] as 'clients' | 'mailings' | undefined;
+      if (collection) this.created[collection].add((response.body as { id: number }).id);
     }
+    if (!options.unchecked) this.checkAgainstSpec(method, path, response);
     return response;
   }
 
@@ -157,21 +160,63 @@ export function assertProblem(res: ApiResponse, status: number, field?: string):
   }
 }
 
-interface Running {
+let validators: Promise<{ contract: OpenAPIBackend; validateProblem: ReturnType<Ajv['compile']> }> | undefined;
+
+/** The spec's response validators; built once per run, since initialising the contract takes a second. */
+function specValidators() {
+  validators ??= (async () => {
+    const contract = createContract();
+    await contract.init();
+    const problemSchema = (contract.definition as any).components.schemas.Problem;
+    return { contract, validateProblem: new Ajv({ allErrors: true, strict: false }).compile(problemSchema) };
+  })();
+  return validators;
+}
+
+export interface ApiOptions {
+  /**
+   * The task queue mailing workflows are started on. Give one to run a worker on it; by default it is
+   * this run's own TASK_QUEUE, which nobody polls.
+   */
+  taskQueue?: string;
+  /**
+   * How long a mailing DELETE waits for its workflow to stop. Defaults to MAILING_STOP_WAIT_MS when a
+   * task queue is given (a worker is expected), else to 50 ms (no worker will ever stop the workflow).
+   */
+  stopWaitMs?: number;
+}
+
+/** What a describe gets from `useApi()`: set once its `before` has run. */
+export interface ApiContext {
   api: Api;
+  /** The service the app was built with, e.g. for a worker's reconciler. */
+  mailings: MailingService;
+  temporal: TemporalClient;
+}
+
+interface Running extends ApiContext {
   close(): Promise<void>;
 }
 
-async function start(): Promise<Running> {
+async function start(options: ApiOptions): Promise<Running> {
   const config = loadConfig();
   const databaseUrl = process.env.DATABASE_URL;
   const temporalAddress = process.env.TEMPORAL_ADDRESS;
   assert.ok(databaseUrl && temporalAddress, 'DATABASE_URL / TEMPORAL_ADDRESS unset: run mocha with --require test/support/hooks.ts');
   const logger = createLogger(process.env.LOG_LEVEL ?? 'silent', 'api-test');
-  const db = connectDatabase(databaseUrl, 5);
+  // The pool objection's models use, so also that of a worker started in the same process.
+  const db = connectDatabase(databaseUrl, config.DATABASE_POOL_MAX);
   const connection = await Connection.connect({ address: temporalAddress });
   const temporal = new TemporalClient({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? config.TEMPORAL_NAMESPACE });
-  const app = createApp({
+  const mailings = createMailingService({
+    temporal,
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    limits: sendLimits(config),
+    // Without a worker nobody stops a deleted mailing's workflow: a DELETE would wait the whole default 30 s.
+    stopWaitMs: options.stopWaitMs ?? (options.taskQueue ? config.MAILING_STOP_WAIT_MS : 50),
+    logger,
+  });
+  const app = await createApp({
     logger,
     maxBodyBytes: MAX_BODY_BYTES,
     services: {
@@ -179,14 +224,7 @@ async function start(): Promise<Running> {
         postgres: () => db.raw('select 1'),
         temporal: () => connection.healthService.check({}),
       },
-      mailings: createMailingService({
-        temporal,
-        taskQueue: TASK_QUEUE,
-        limits: sendLimits(config),
-        // Nobody runs the workflows, so a delete would otherwise wait the whole default 30 s for them to stop.
-        stopWaitMs: 50,
-        logger,
-      }),
+      mailings,
     },
   });
   const server: Server = await new Promise((resolve, reject) => {
@@ -194,17 +232,24 @@ async function start(): Promise<Running> {
   });
   const { port } = server.address() as AddressInfo;
 
-  const contract = createContract();
-  await contract.init();
-  const problemSchema = (contract.definition as any).components.schemas.Problem;
-  const validateProblem = new Ajv({ allErrors: true, strict: false }).compile(problemSchema);
-
+  const { contract, validateProblem } = await specValidators();
   const api = new Api(`http://127.0.0.1:${port}`, db, contract, validateProblem);
   return {
     api,
+    mailings,
+    temporal,
     async close() {
+      // A DELETE leaves the app waiting on its workflow's result, which never comes without a worker;
+      // ending the workflows ends those waits, so that no gRPC call is left to fail on the closed connection.
+      await Promise.allSettled(
+        [...api.created.mailings].map(async (id) => {
+          const handle = temporal.workflow.getHandle(mailingWorkflowId(id));
+          await handle.terminate('API tests are over');
+          await handle.result();
+        }),
+      );
       const ids = [...api.created.clients];
-      if (ids.length) await db('clients').whereIn('id', ids).del();
+      await Promise.allSettled([ids.length ? db('clients').whereIn('id', ids).del() : undefined]);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.allSettled([db.destroy(), connection.close()]);
@@ -212,24 +257,63 @@ async function start(): Promise<Running> {
   };
 }
 
-/**
- * Call inside a `describe`: starts the app before its tests and stops it after them. The returned
- * object's `api` is set once `before` has run.
+/*
+ * One app for every describe that takes the defaults: creating one costs a few seconds (its contract
+ * compiles the whole spec), which would dominate the suite if each file paid it. The describes that use
+ * it are all known once mocha has loaded the files, so the last of them to finish closes it, before the
+ * root hooks stop PostgreSQL and Temporal.
  */
-export function useApi(): { api: Api } {
-  const holder = {} as { api: Api };
-  let running: Running | undefined;
+let shared: Promise<Running> | undefined;
+let users = 0;
+let fallbackRegistered = false;
+
+async function closeShared(): Promise<void> {
+  const running = shared;
+  shared = undefined;
+  if (running) await (await running.catch(() => undefined))?.close();
+}
+
+/**
+ * Call inside a `describe`: the real app runs, on a free port, for its tests. Without options the
+ * describe shares the run's app (no worker; see ApiOptions); with options it gets an app of its own.
+ * The app is closed after the describe's own `after` hooks (e.g. a worker using its database stops first).
+ */
+export function useApi(options: ApiOptions = {}): ApiContext {
+  const holder = {} as ApiContext;
+  const own = options.taskQueue !== undefined || options.stopWaitMs !== undefined;
+  if (!own) users++;
   before(async function () {
-    this.timeout(30_000);
-    running = await start();
-    holder.api = running.api;
+    this.timeout(60_000);
+    const suite = this.test!.parent!;
+    let running: Promise<Running>;
+    if (own) {
+      running = start(options);
+      // Added now, it runs after the after hooks the describe declared itself.
+      suite.afterAll('close the API under test', async function () {
+        this.timeout(60_000);
+        await (await running.catch(() => undefined))?.close();
+      });
+    } else {
+      if (!fallbackRegistered) {
+        // With --grep or .only some describes never run their hooks, so the count never reaches 0:
+        // the root suite then closes the app at the very end.
+        fallbackRegistered = true;
+        let root = suite;
+        while (root.parent) root = root.parent;
+        root.afterAll('close the shared API under test', closeShared);
+      }
+      suite.afterAll('release the shared API under test', async function () {
+        this.timeout(60_000);
+        if (--users === 0) await closeShared();
+      });
+      running = shared ??= start(options);
+    }
+    const { api, mailings, temporal } = await running;
+    Object.assign(holder, { api, mailings, temporal });
   });
   beforeEach(() => {
     // objection's models share one global knex; another test file may have pointed it elsewhere.
     Model.knex(holder.api.db);
-  });
-  after(async () => {
-    await running?.close();
   });
   return holder;
 }

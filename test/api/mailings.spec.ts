@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { assertProblem, futureWindow, isoIn, useApi } from '../support/api';
+
+const HOUR = 3600_000;
+const zeroCounts = { pending: 0, sent: 0, failed: 0, expired: 0, cancelled: 0 };
+
+describe('mailings API', () => {
+  const ctx = useApi();
+
+  describe('POST /api/mailings/', () => {
+    it('creates a mailing and answers 201 with status scheduled and its Location', async () => {
+      const window = futureWindow();
+      const res = await ctx.api.post('/api/mailings/', { ...window, text: 'Spring sale', filter: { tag: ['vip'] } });
+      assert.equal(res.status, 201, res.text);
+      assert.equal(res.body.status, 'scheduled');
+      assert.equal(res.body.text, 'Spring sale');
+      assert.equal(res.body.start_at, window.start_at);
+      assert.equal(res.body.end_at, window.end_at);
+      assert.equal(res.headers.get('location'), `/api/mailings/${res.body.id}/`);
+    });
+
+    it('stores a filter value given alone as a one-item list', async () => {
+      const mailing = await ctx.api.createMailing({ filter: { mobile_operator_code: '916', tag: 'vip' } });
+      assert.deepEqual(mailing.filter, { mobile_operator_code: ['916'], tag: ['vip'] });
+    });
+
+    it('stores a filter list without its duplicates', async () => {
+      const mailing = await ctx.api.createMailing({ filter: { tag: ['a', 'b', 'a'] } });
+      assert.deepEqual(mailing.filter, { tag: ['a', 'b'] });
+    });
+
+    it('stores an omitted filter as {} (every client)', async () => {
+      const mailing = await ctx.api.createMailing();
+      assert.deepEqual(mailing.filter, {});
+    });
+
+    it('keeps the instants of start_at and end_at given with a non-UTC offset', async () => {
+      const mailing = await ctx.api.createMailing({ start_at: '2099-12-01T09:00:00+03:00', end_at: '2099-12-01T21:30:00-02:00' });
+      assert.equal(Date.parse(mailing.start_at), Date.parse('2099-12-01T06:00:00Z'));
+      assert.equal(Date.parse(mailing.end_at), Date.parse('2099-12-01T23:30:00Z'));
+    });
+
+    it('accepts a start_at that has passed when end_at is still ahead', async () => {
+      const res = await ctx.api.post('/api/mailings/', { start_at: isoIn(-HOUR), end_at: isoIn(HOUR), text: 'now' });
+      assert.equal(res.status, 201, res.text);
+    });
+
+    it('creates a mailing without the trailing slash', async () => {
+      const res = await ctx.api.post('/api/mailings', { ...futureWindow(), text: 'no slash' });
+      assert.equal(res.status, 201, res.text);
+    });
+  });
+
+  describe('GET /api/mailings/{id}/', () => {
+    it('reads a mailing as it was created', async () => {
+      const mailing = await ctx.api.createMailing({ filter: { tag: 'reader' } });
+      const res = await ctx.api.get(`/api/mailings/${mailing.id}/`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, mailing);
+    });
+
+    it('reads a mailing without the trailing slash', async () => {
+      const mailing = await ctx.api.createMailing();
+      assert.deepEqual((await ctx.api.get(`/api/mailings/${mailing.id}`)).body, mailing);
+    });
+  });
+
+  describe('GET /api/mailings/', () => {
+    it('pages through mailings in id order with next_cursor', async () => {
+      const ids = [(await ctx.api.createMailing()).id, (await ctx.api.createMailing()).id, (await ctx.api.createMailing()).id];
+      const page1 = await ctx.api.get(`/api/mailings/?cursor=${ids[0] - 1}&limit=2`);
+      assert.deepEqual(page1.body.items.map((m: { id: number }) => m.id), ids.slice(0, 2));
+      assert.equal(page1.body.next_cursor, String(ids[1]));
+      const page2 = await ctx.api.get(`/api/mailings/?cursor=${page1.body.next_cursor}&limit=1`);
+      assert.deepEqual(page2.body.items.map((m: { id: number }) => m.id), [ids[2]]);
+    });
+
+    it('lists a new mailing as it was created', async () => {
+      const mailing = await ctx.api.createMailing();
+      const res = await ctx.api.get(`/api/mailings/?cursor=${mailing.id - 1}&limit=1`);
+      assert.deepEqual(res.body.items, [mailing]);
+    });
+  });
+
+  describe('PUT /api/mailings/{id}/', () => {
+    it('replaces every field of a scheduled mailing', async () => {
+      const mailing = await ctx.api.createMailing({ filter: { tag: 'old' } });
+      const window = { start_at: isoIn(30 * HOUR), end_at: isoIn(60 * HOUR) };
+      const res = await ctx.api.put(`/api/mailings/${mailing.id}/`, { ...window, text: 'replaced', filter: { mobile_operator_code: ['916', '903'] } });
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(res.body, { id: mailing.id, ...window, text: 'replaced', filter: { mobile_operator_code: ['916', '903'] }, status: 'scheduled' });
+    });
+
+    it('clears the filter when the replacement omits it', async () => {
+      const mailing = await ctx.api.createMailing({ filter: { tag: 'old' } });
+      const res = await ctx.api.put(`/api/mailings/${mailing.id}/`, { start_at: mailing.start_at, end_at: mailing.end_at, text: mailing.text });
+      assert.deepEqual(res.body.filter, {});
+    });
+
+    it('keeps the replacement when the mailing is read again', async () => {
+      const mailing = await ctx.api.createMailing();
+      const put = await ctx.api.put(`/api/mailings/${mailing.id}`, { ...futureWindow(), text: 'kept' });
+      assert.deepEqual((await ctx.api.get(`/api/mailings/${mailing.id}/`)).body, put.body);
+    });
+  });
+
+  describe('PATCH /api/mailings/{id}/', () => {
+    it('changes only the given fields of a scheduled mailing', async () => {
+      const mailing = await ctx.api.createMailing({ filter: { tag: 'keep' } });
+      const res = await ctx.api.patch(`/api/mailings/${mailing.id}/`, { text: 'patched' });
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(res.body, { ...mailing, text: 'patched' });
+    });
+
+    it('normalises a patched filter to lists', async () => {
+      const mailing = await ctx.api.createMailing();
+      const res = await ctx.api.patch(`/api/mailings/${mailing.id}/`, { filter: { mobile_operator_code: '916' } });
+      assert.deepEqual(res.body.filter, { mobile_operator_code: ['916'] });
+    });
+
+    it('moves end_at of a scheduled mailing', async () => {
+      const mailing = await ctx.api.createMailing();
+      const end_at = isoIn(72 * HOUR);
+      const res = await ctx.api.patch(`/api/mailings/${mailing.id}`, { end_at });
+      assert.equal(res.body.end_at, end_at);
+    });
+
+    it('lets a running mailing change its text', async () => {
+      const mailing = await ctx.api.createMailing();
+      await ctx.api.db('mailings').where({ id: mailing.id }).update({ status: 'running' });
+      const res = await ctx.api.patch(`/api/mailings/${mailing.id}/`, { text: 'late change' });
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(res.body, { ...mailing, text: 'late change', status: 'running' });
+    });
+
+    it("refuses to move a running mailing's start_at with 409, naming start_at", async () => {
+      const mailing = await ctx.api.createMailing();
+      await ctx.api.db('mailings').where({ id: mailing.id }).update({ status: 'running' });
+      assertProblem(await ctx.api.patch(`/api/mailings/${mailing.id}/`, { start_at: isoIn(25 * HOUR) }), 409, 'start_at');
+    });
+
+    for (const status of ['finished', 'expired']) {
+      it(`refuses to edit a ${status} mailing with 409, naming status`, async () => {
+        const mailing = await ctx.api.createMailing();
+        await ctx.api.db('mailings').where({ id: mailing.id }).update({ status });
+        assertProblem(await ctx.api.patch(`/api/mailings/${mailing.id}/`, { text: 'too late' }), 409, 'status');
+      });
+    }
+  });
+
+  describe('DELETE /api/mailings/{id}/', () => {
+    it('deletes a scheduled mailing with 204 and no body', async () => {
+      const mailing = await ctx.api.createMailing();
+      const res = await ctx.api.delete(`/api/mailings/${mailing.id}/`);
+      assert.equal(res.status, 204);
+      assert.equal(res.text, '');
+    });
+
+    it('answers 404 when the deleted mailing is read', async () => {
+      const mailing = await ctx.api.createMailing();
+      await ctx.api.delete(`/api/mailings/${mailing.id}`);
+      assertProblem(await ctx.api.get(`/api/mailings/${mailing.id}/`), 404);
+    });
+
+    it('no longer lists a deleted mailing', async () => {
+      const mailing = await ctx.api.createMailing();
+      await ctx.api.delete(`/api/mailings/${mailing.id}/`);
+      const res = await ctx.api.get(`/api/mailings/?cursor=${mailing.id - 1}&limit=1`);
+      assert.ok(!res.body.items.some((m: { id: number }) => m.id === mailing.id));
+    });
+
+    it('answers 404 when the same mailing is deleted twice', async () => {
+      const mailing = await ctx.api.createMailing();
+      await ctx.api.delete(`/api/mailings/${mailing.id}/`);
+      assertProblem(await ctx.api.delete(`/api/mailings/${mailing.id}/`), 404);
+    });
+
+    it('answers 404 when a deleted mailing is edited', async () => {
+      const mailing = await ctx.api.createMailing();
+      await ctx.api.delete(`/api/mailings/${mailing.id}/`);
+      assertProblem(await ctx.api.patch(`/api/mailings/${mailing.id}/`, { text: 'ghost' }), 404);
+    });
+  });
+
+  describe('statistics', () => {
+    it('lists a new mailing in /api/mailings/fullinfo/ with zero counts', async () => {
+      const mailing = await ctx.api.createMailing();
+      const res = await ctx.api.get(`/api/mailings/fullinfo/?cursor=${mailing.id - 1}&limit=1`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body.items, [{ mailing, counts: zeroCounts }]);
+    });
+
+    it('gives totals for every status in /api/mailings/fullinfo/', async () => {
+      const res = await ctx.api.get('/api/mailings/fullinfo/');
+      assert.equal(res.status, 200);
+      assert.deepEqual(Object.keys(res.body.totals).sort(), Object.keys(zeroCounts).sort());
+    });
+
+    it('answers /api/mailings/fullinfo without the trailing slash', async () => {
+      assert.equal((await ctx.api.get('/api/mailings/fullinfo?limit=1')).status, 200);
+    });
+
+    it('describes a new mailing in /api/mailings/{id}/info/ with zero counts, no send times and no messages', async () => {
+      const mailing = await ctx.api.createMailing();
+      const res = await ctx.api.get(`/api/mailings/${mailing.id}/info/`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, {
+        mailing,
+        counts: zeroCounts,
+        first_sent_at: null,
+        last_sent_at: null,
+        messages: { items: [], next_cursor: null },
+      });
+    });
+
+    it('answers 404 for the info of an unknown mailing', async () => {
+      assertProblem(await ctx.api.get('/api/mailings/9000000000000/info/'), 404);
+    });
+
+    it('answers 404 for the info of a deleted mailing', async () => {
+      const mailing = await ctx.api.createMailing();
+      await ctx.api.delete(`/api/mailings/${mailing.id}/`);
+      assertProblem(await ctx.api.get(`/api/mailings/${mailing.id}/info/`), 404);
+    });
+  });
+});

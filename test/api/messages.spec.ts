@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { assertProblem, useApi } from '../support/api';
+
+describe('messages API', () => {
+  const ctx = useApi();
+
+  /** A message row as a worker would record it; the API only reads messages. */
+  async function recordMessage(fields: Record<string, unknown>): Promise<number> {
+    const [row] = await ctx.api.db('messages').insert(fields).returning('id');
+    return Number(row.id);
+  }
+
+  it('answers an empty page for the messages of a new mailing', async () => {
+    const mailing = await ctx.api.createMailing();
+    const res = await ctx.api.get(`/api/messages/?mailing_id=${mailing.id}`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { items: [], next_cursor: null });
+  });
+
+  it('lists messages without the trailing slash', async () => {
+    const mailing = await ctx.api.createMailing();
+    const res = await ctx.api.get(`/api/messages?mailing_id=${mailing.id}`);
+    assert.deepEqual(res.body, { items: [], next_cursor: null });
+  });
+
+  it('answers 404 for an unknown message id', async () => {
+    assertProblem(await ctx.api.get('/api/messages/9000000000000/'), 404);
+  });
+
+  it('refuses a status filter that is not a message status with 400, naming query.status', async () => {
+    assertProblem(await ctx.api.get('/api/messages/?status=delivered'), 400, 'query.status');
+  });
+
+  it('refuses a mailing_id filter that is not an id with 400, naming query.mailing_id', async () => {
+    assertProblem(await ctx.api.get('/api/messages/?mailing_id=abc'), 400, 'query.mailing_id');
+  });
+
+  it('refuses a client_id filter of 0 with 400, naming query.client_id', async () => {
+    assertProblem(await ctx.api.get('/api/messages/?client_id=0'), 400, 'query.client_id');
+  });
+
+  it('refuses limit=1001 with 400, naming query.limit', async () => {
+    assertProblem(await ctx.api.get('/api/messages/?limit=1001'), 400, 'query.limit');
+  });
+
+  it('refuses a non-integer message id with 400, naming path.id', async () => {
+    assertProblem(await ctx.api.get('/api/messages/abc/'), 400, 'path.id');
+  });
+
+  it('refuses a query parameter the spec does not define with 400, naming query.<name>', async () => {
+    assertProblem(await ctx.api.get('/api/messages/?sort=id'), 400, 'query.sort');
+  });
+
+  it('reads a recorded message in the documented shape', async () => {
+    const mailing = await ctx.api.createMailing();
+    const client = await ctx.api.createClient();
+    const id = await recordMessage({ mailing_id: mailing.id, client_id: client.id, status: 'sent', attempts: 1, sent_at: new Date() });
+    const res = await ctx.api.get(`/api/messages/${id}/`);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.id, id);
+    assert.equal(res.body.mailing_id, mailing.id);
+    assert.equal(res.body.client_id, client.id);
+    assert.equal(res.body.status, 'sent');
+    assert.equal(res.body.attempts, 1);
+  });
+
+  it('filters messages by mailing, client and status together', async () => {
+    const mailing = await ctx.api.createMailing();
+    const [a, b] = [await ctx.api.createClient(), await ctx.api.createClient()];
+    const sent = await recordMessage({ mailing_id: mailing.id, client_id: a.id, status: 'sent', attempts: 1, sent_at: new Date() });
+    await recordMessage({ mailing_id: mailing.id, client_id: b.id, status: 'failed', attempts: 3, last_error: 'provider said no' });
+    const res = await ctx.api.get(`/api/messages/?mailing_id=${mailing.id}&client_id=${a.id}&status=sent`);
+    assert.deepEqual(res.body.items.map((m: { id: number }) => m.id), [sent]);
+  });
+
+  it('keeps a message with client_id null once its client is deleted', async () => {
+    const mailing = await ctx.api.createMailing();
+    const client = await ctx.api.createClient();
+    const id = await recordMessage({ mailing_id: mailing.id, client_id: client.id, status: 'sent', attempts: 1, sent_at: new Date() });
+    assert.equal((await ctx.api.delete(`/api/clients/${client.id}/`)).status, 204);
+    const res = await ctx.api.get(`/api/messages/${id}/`);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.client_id, null);
+  });
+
+  it("counts a mailing's recorded messages by status in its info", async () => {
+    const mailing = await ctx.api.createMailing();
+    const clients = [await ctx.api.createClient(), await ctx.api.createClient(), await ctx.api.createClient()];
+    const sentAt = new Date('2030-01-01T00:00:00Z');
+    await recordMessage({ mailing_id: mailing.id, client_id: clients[0].id, status: 'sent', attempts: 1, sent_at: sentAt });
+    await recordMessage({ mailing_id: mailing.id, client_id: clients[1].id, status: 'pending' });
+    await recordMessage({ mailing_id: mailing.id, client_id: clients[2].id, status: 'failed', attempts: 2, last_error: 'x' });
+    const res = await ctx.api.get(`/api/mailings/${mailing.id}/info/?limit=2`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.counts, { pending: 1, sent: 1, failed: 1, expired: 0, cancelled: 0 });
+    assert.equal(res.body.first_sent_at, sentAt.toISOString());
+    assert.equal(res.body.messages.items.length, 2);
+    assert.notEqual(res.body.messages.next_cursor, null);
+  });
+
+  it('cancels the pending messages of a deleted mailing but keeps its sent ones listed', async () => {
+    const mailing = await ctx.api.createMailing();
+    const [a, b] = [await ctx.api.createClient(), await ctx.api.createClient()];
+    const sent = await recordMessage({ mailing_id: mailing.id, client_id: a.id, status: 'sent', attempts: 1, sent_at: new Date() });
+    const pending = await recordMessage({ mailing_id: mailing.id, client_id: b.id, status: 'pending' });
+    assert.equal((await ctx.api.delete(`/api/mailings/${mailing.id}/`)).status, 204);
+    const res = await ctx.api.get(`/api/messages/?mailing_id=${mailing.id}`);
+    const statuses = Object.fromEntries(res.body.items.map((m: { id: number; status: string }) => [m.id, m.status]));
+    assert.deepEqual(statuses, { [sent]: 'sent', [pending]: 'cancelled' });
+  });
+});
