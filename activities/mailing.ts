@@ -127,31 +127,38 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
         activity.heartbeat(report.attempted);
       };
 
-      let terms = await mailings.readSendingTerms(mailingId);
-      while (terms && !terms.deleted && report.attempted < limit && !report.providerDown) {
-        const remainingMs = terms.endAt.getTime() - Date.now();
-        if (remainingMs <= 0 || activity.cancellationSignal.aborted) break;
-        if (queue.length === 0) {
-          queue = await messages.claimDue(mailingId, Math.min(policy.concurrency, limit - report.attempted), leaseMs);
-          if (queue.length === 0) break;
-        }
+      // Terms are re-read before each claim, so a new text or end time applies to messages not yet
+      // sent, and a new filter ends the batch early for the workflow to re-sync the audience.
+      const initial = await mailings.readSendingTerms(mailingId);
+      let terms = initial;
+      let stop = activity.cancellationSignal;
+      while (report.attempted < limit && !report.providerDown) {
         await slots.acquire();
+        if (queue.length === 0) {
+          terms = await mailings.readSendingTerms(mailingId);
+          const usable = terms && !terms.deleted && terms.endAt.getTime() > Date.now() && JSON.stringify(terms.filter) === JSON.stringify(initial?.filter);
+          if (usable) {
+            stop = AbortSignal.any([activity.cancellationSignal, AbortSignal.timeout(terms!.endAt.getTime() - Date.now())]);
+            queue = await messages.claimDue(mailingId, Math.min(policy.concurrency, limit - report.attempted), leaseMs);
+          }
+          if (!usable || queue.length === 0) {
+            slots.release();
+            break;
+          }
+        }
         await rateLimiter.acquire();
-        const signal = AbortSignal.any([activity.cancellationSignal, AbortSignal.timeout(Math.max(1, terms.endAt.getTime() - Date.now()))]);
-        if (signal.aborted || Date.now() >= terms.endAt.getTime()) {
+        if (stop.aborted) {
           slots.release();
           break;
         }
         const message = queue.shift()!;
         report.attempted++;
-        const sending: Promise<void> = deliver(message, terms.text, signal).finally(() => {
+        const sending: Promise<void> = deliver(message, terms!.text, stop).finally(() => {
           slots.release();
           inFlight.delete(sending);
         });
         inFlight.add(sending);
         if (outcomes.length >= FLUSH_EVERY) await flush();
-        // Re-read between claims so that a new text or end time applies to messages not yet sent.
-        if (queue.length === 0) terms = await mailings.readSendingTerms(mailingId);
       }
       await Promise.all(inFlight);
       await flush();

@@ -62,7 +62,10 @@ const ROUNDS_PER_RUN = 100;
  */
 export async function mailingWorkflow(input: MailingWorkflowInput): Promise<MailingOutcome> {
   const { mailingId, limits } = input;
+  let sending = input.sending ?? false;
   let changed = input.changed ?? false;
+  // A change read while sending may have altered the filter: the audience is synced before the next round.
+  let audienceStale = false;
   let round: Promise<BatchReport[]> | undefined;
   setHandler(mailingChanged, () => {
     changed = true;
@@ -72,21 +75,30 @@ export async function mailingWorkflow(input: MailingWorkflowInput): Promise<Mail
   const startAt = () => Date.parse(schedule!.startAt);
   const endAt = () => Date.parse(schedule!.endAt);
 
+  const refresh = async () => {
+    changed = false;
+    audienceStale = sending;
+    schedule = await readSchedule(mailingId);
+  };
+
   /** Sleeps until `until` (never past the end time) unless the mailing changes first. */
   const pauseUntil = async (until: number) => {
     const ms = Math.min(until, endAt()) - Date.now();
     if (ms > 0) await condition(() => changed, ms);
   };
 
-  const refresh = async () => {
-    changed = false;
-    schedule = await readSchedule(mailingId);
+  /** Runs send batches side by side and waits for every one to settle, even when one fails. */
+  const sendRound = async (): Promise<BatchReport[]> => {
+    const settled = await Promise.allSettled(Array.from({ length: limits.parallelBatches }, () => sendBatch(mailingId, limits.batchSize)));
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
+    return settled.map((r) => (r as PromiseFulfilledResult<BatchReport>).value);
   };
 
   try {
     if (!schedule || schedule.deleted) return 'cancelled';
 
-    if (!input.sending) {
+    if (!sending) {
       while (Date.now() < startAt()) {
         await condition(() => changed, startAt() - Date.now());
         if (changed) await refresh();
@@ -94,19 +106,21 @@ export async function mailingWorkflow(input: MailingWorkflowInput): Promise<Mail
       }
       if (Date.now() >= endAt()) return await finishMailing(mailingId, true);
       await startSending(mailingId);
+      sending = true;
     }
 
     let outagePause = limits.outagePauseMs;
     for (let rounds = 0; ; rounds++) {
-      if (changed) {
-        await refresh();
-        if (!schedule || schedule.deleted) return 'cancelled';
+      if (changed) await refresh();
+      if (!schedule || schedule.deleted) return 'cancelled';
+      if (audienceStale) {
+        audienceStale = false;
         await syncAudience(mailingId);
       }
       if (Date.now() >= endAt()) return await finishMailing(mailingId, true);
 
       const scope = new CancellationScope();
-      round = scope.run(() => Promise.all(Array.from({ length: limits.parallelBatches }, () => sendBatch(mailingId, limits.batchSize))));
+      round = scope.run(sendRound);
       let reports: BatchReport[] | undefined;
       round.then((r) => (reports = r), () => undefined);
       // The end time cuts a round short: its activities are cancelled and their requests abandoned.
@@ -123,7 +137,7 @@ export async function mailingWorkflow(input: MailingWorkflowInput): Promise<Mail
       round = undefined;
 
       const pending = Math.min(...reports.map((r) => r.pending));
-      if (pending === 0) return await finishMailing(mailingId, false);
+      if (pending === 0 && !audienceStale && !changed) return await finishMailing(mailingId, false);
       if (reports.some((r) => r.providerDown)) {
         await pauseUntil(Date.now() + outagePause);
         outagePause = Math.min(outagePause * 2, limits.outagePauseMaxMs);
@@ -131,12 +145,12 @@ export async function mailingWorkflow(input: MailingWorkflowInput): Promise<Mail
         outagePause = limits.outagePauseMs;
         const attempted = reports.reduce((sum, r) => sum + r.attempted, 0);
         const nextDue = Math.min(...reports.map((r) => (r.nextDueAt ? Date.parse(r.nextDueAt) : Infinity)));
-        if (attempted === 0) await pauseUntil(nextDue);
+        if (attempted === 0 && !audienceStale) await pauseUntil(nextDue);
       }
 
       if (rounds + 1 >= ROUNDS_PER_RUN || workflowInfo().continueAsNewSuggested) {
         await condition(allHandlersFinished);
-        return await continueAsNew<typeof mailingWorkflow>({ mailingId, limits, sending: true, changed });
+        return await continueAsNew<typeof mailingWorkflow>({ mailingId, limits, sending: true, changed: changed || audienceStale });
       }
     }
   } catch (error) {

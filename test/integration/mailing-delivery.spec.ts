@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { startFakeProvider, FakeProvider } from '../../stack/fake-provider';
+import { isoIn, randomPhone, uniqueTag, useApi } from '../support/api';
+import { RunningWorker, startWorker } from '../support/worker';
+
+const SECOND = 1000;
+
+async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 30 * SECOND): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('mailing delivery on the real stack', function () {
+  this.timeout(90_000);
+  const taskQueue = `delivery-${randomUUID().slice(0, 8)}`;
+  const ctx = useApi({ taskQueue });
+  let provider: FakeProvider;
+  let worker: RunningWorker;
+
+  before(async () => {
+    provider = await startFakeProvider({ seed: 1 });
+    worker = await startWorker({ taskQueue, providerUrl: provider.url, mailings: ctx.mailings });
+  });
+  after(async () => {
+    await worker?.stop();
+    await provider?.stop();
+  });
+  beforeEach(() => provider.reset());
+
+  async function createClients(count: number, tag: string): Promise<{ id: number; phone_number: string }[]> {
+    const created = [];
+    for (let i = 0; i < count; i++) {
+      const res = await ctx.api.post('/api/clients/', { phone_number: randomPhone(), timezone: 'Europe/Moscow', tag });
+      assert.equal(res.status, 201);
+      created.push(res.body);
+    }
+    return created;
+  }
+
+  async function createMailing(body: object): Promise<number> {
+    const res = await ctx.api.post('/api/mailings/', body);
+    assert.equal(res.status, 201, res.text);
+    return res.body.id;
+  }
+
+  const statusOf = async (id: number) => (await ctx.api.get(`/api/mailings/${id}/`)).body.status as string;
+  const settled = (id: number, timeoutMs?: number) =>
+    eventually(async () => {
+      const status = await statusOf(id);
+      return status === 'finished' || status === 'expired' ? status : undefined;
+    }, timeoutMs);
+
+  async function messagesOf(mailingId: number) {
+    const res = await ctx.api.get(`/api/messages/?mailing_id=${mailingId}&limit=1000`);
+    return res.body.items as { id: number; client_id: number; status: string; sent_at: string | null }[];
+  }
+
+  it('sends every matching client exactly one request with its phone and the text, starting by itself', async () => {
+    const tag = uniqueTag();
+    const audience = await createClients(12, tag);
+    await createClients(3, uniqueTag('other'));
+    const id = await createMailing({ start_at: isoIn(2 * SECOND), end_at: isoIn(3_600 * SECOND), text: 'Hello from the test', filter: { tag } });
+    assert.equal(await statusOf(id), 'scheduled');
+
+    assert.equal(await settled(id), 'finished');
+    const received = provider.received();
+    const messageIds = new Set((await messagesOf(id)).map((m) => m.id));
+    assert.equal(received.length, audience.length);
+    assert.equal(new Set(received.map((r) => r.msgId)).size, audience.length);
+    assert.deepEqual(new Set(received.map((r) => String(r.phone))), new Set(audience.map((c) => c.phone_number)));
+    assert.ok(received.every((r) => r.text === 'Hello from the test' && messageIds.has(r.msgId)));
+  });
+
+  it('reports statistics that match what the provider received', async () => {
+    const tag = uniqueTag();
+    await createClients(7, tag);
+    const id = await createMailing({ start_at: isoIn(-60 * SECOND), end_at: isoIn(3_600 * SECOND), text: 'stats', filter: { tag: [tag] } });
+    await settled(id);
+
+    const info = (await ctx.api.get(`/api/mailings/${id}/info/`)).body;
+    assert.deepEqual(info.counts, { pending: 0, sent: 7, failed: 0, expired: 0, cancelled: 0 });
+    assert.equal(provider.received().length, 7);
+    assert.ok(Date.parse(info.first_sent_at) <= Date.parse(info.last_sent_at));
+
+    const summary = (await ctx.api.get('/api/mailings/fullinfo/?limit=1000')).body;
+    const row = summary.items.find((item: { mailing: { id: number } }) => item.mailing.id === id);
+    assert.deepEqual(row.counts, info.counts);
+    assert.ok(summary.totals.sent >= 7);
+  });
+
+  it('starts at once when created with a start in the past and an end in the future', async () => {
+    const tag = uniqueTag();
+    await createClients(2, tag);
+    const created = Date.now();
+    const id = await createMailing({ start_at: isoIn(-3_600 * SECOND), end_at: isoIn(3_600 * SECOND), text: 'late start', filter: { tag } });
+    await settled(id);
+    const firstRequest = Math.min(...provider.received().map((r) => r.at));
+    assert.ok(firstRequest - created < 10 * SECOND, `first request ${firstRequest - created} ms after creation`);
+  });
+
+  it('delivers nothing after the end time and expires what was left', async () => {
+    const tag = uniqueTag();
+    // 16 requests in flight at a time, each taking 1.2 s: the second wave is still in flight at the end.
+    await createClients(40, tag);
+    provider.setFaults({ latencyMs: 1200 });
+    const endAt = Date.now() + 2 * SECOND;
+    const id = await createMailing({ start_at: isoIn(0), end_at: new Date(endAt).toISOString(), text: 'short window', filter: { tag } });
+
+    assert.equal(await settled(id), 'expired');
+    const messages = await messagesOf(id);
+    assert.ok(provider.received().every((r) => r.at < endAt), 'a request reached the provider after end_at');
+    assert.ok(messages.some((m) => m.status === 'expired'));
+    assert.ok(messages.every((m) => m.status === 'sent' || m.status === 'expired'));
+    assert.ok(messages.filter((m) => m.sent_at).every((m) => Date.parse(m.sent_at!) <= endAt + SECOND));
+  });
+
+  it('stops sending once a running mailing is deleted, keeping the sent messages for audit', async () => {
+    const tag = uniqueTag();
+    await createClients(60, tag);
+    provider.setFaults({ latencyMs: 300 });
+    const id = await createMailing({ start_at: isoIn(0), end_at: isoIn(3_600 * SECOND), text: 'to be deleted', filter: { tag } });
+    await eventually(async () => (provider.received().length > 0 ? true : undefined));
+
+    assert.equal((await ctx.api.delete(`/api/mailings/${id}/`)).status, 204);
+    const receivedAtDelete = provider.received().length;
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(provider.received().length, receivedAtDelete);
+
+    const messages = await messagesOf(id);
+    assert.ok(messages.some((m) => m.status === 'sent'));
+    assert.ok(messages.some((m) => m.status === 'cancelled'));
+    assert.ok(messages.every((m) => m.status === 'sent' || m.status === 'cancelled'));
+    assert.equal((await ctx.api.get(`/api/mailings/${id}/`)).status, 404);
+  });
+
+  it('adds newly matching clients and cancels those no longer matching when the filter changes while running', async () => {
+    const [kept, dropped, added] = [uniqueTag('kept'), uniqueTag('dropped'), uniqueTag('added')];
+    // More clients than the batches lease at once, so some are still unclaimed when the filter changes.
+    await createClients(20, kept);
+    await createClients(100, dropped);
+    const newcomers = await createClients(3, added);
+    provider.setFaults({ latencyMs: 600 });
+    const id = await createMailing({ start_at: isoIn(0), end_at: isoIn(3_600 * SECOND), text: 'filter edit', filter: { tag: [kept, dropped] } });
+    await eventually(async () => ((await statusOf(id)) === 'running' ? true : undefined));
+
+    const res = await ctx.api.patch(`/api/mailings/${id}/`, { filter: { tag: [kept, added] } });
+    assert.equal(res.status, 200, res.text);
+    await settled(id);
+
+    const phones = new Set(provider.received().map((r) => String(r.phone)));
+    assert.ok(newcomers.every((c) => phones.has(c.phone_number)));
+    const messages = await messagesOf(id);
+    assert.ok(messages.some((m) => m.status === 'cancelled'));
+    assert.equal(new Set(provider.received().map((r) => r.msgId)).size, provider.received().length);
+  });
+
+  it('starts a mailing whose workflow could not be started when it was saved', async () => {
+    const tag = uniqueTag();
+    await createClients(2, tag);
+    const [row] = await ctx.api.db('mailings')
+      .insert({ start_at: new Date(), end_at: new Date(Date.now() + 3_600 * SECOND), text: 'reconciled', filter: { tag: [tag] } })
+      .returning('id');
+    const id = Number(row.id);
+
+    assert.ok((await ctx.mailings.startUnstarted(100)) >= 1);
+    assert.equal(await settled(id), 'finished');
+    assert.equal(provider.received().length, 2);
+  });
+
+  it('tags its workflow with the mailing id so operators can find it', async () => {
+    const id = await createMailing({ start_at: isoIn(3_600 * SECOND), end_at: isoIn(7_200 * SECOND), text: 'findable', filter: { tag: uniqueTag() } });
+    const found = await eventually(async () => {
+      for await (const workflow of ctx.temporal.workflow.list({ query: `MailingId = ${id}` })) return workflow.workflowId;
+      return undefined;
+    });
+    assert.equal(found, `mailing-${id}`);
+  });
+});
