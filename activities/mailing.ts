@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { Sema } from 'async-sema';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../config/logger';
 import * as mailings from '../storage/mailings';
 import * as messages from '../storage/messages';
@@ -38,6 +39,7 @@ export interface BatchReport {
 }
 
 const FLUSH_EVERY = 100;
+const OUTCOME_WRITE_ATTEMPTS = 30;
 
 /** Full jitter over an exponential backoff, so that retries of many messages spread out. */
 function backoffMs(policy: SendingPolicy, attempt: number): number {
@@ -61,7 +63,7 @@ function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Del
 export function createMailingActivities({ provider, rateLimiter, policy, logger }: MailingActivityDeps) {
   const slots = new Sema(policy.concurrency);
   // A lease outlives any request of the batch, so only a batch that died loses its messages to another.
-  const leaseMs = 2 * policy.requestTimeoutMs + 30_000;
+  const leaseMs = 2 * policy.requestTimeoutMs + 5_000;
 
   return {
     async readSchedule(mailingId: number): Promise<mailings.MailingSchedule | null> {
@@ -98,13 +100,35 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
       const outcomes: SendOutcome[] = [];
       const inFlight = new Set<Promise<void>>();
       let queue: ClaimedMessage[] = [];
+      // Beats even while every slot waits on a stalled request, so a short heartbeat timeout detects
+      // only a batch whose worker died.
+      const alive = setInterval(() => activity.heartbeat(report.attempted), 1000);
       let unreachableStreak = 0;
       let unauthorizedLogged = false;
 
       const flush = async () => {
         const batch = outcomes.splice(0);
-        await messages.recordOutcomes(batch);
+        try {
+          await messages.recordOutcomes(batch);
+        } catch (error) {
+          outcomes.unshift(...batch);
+          throw error;
+        }
         activity.heartbeat(report.attempted);
+      };
+
+      // The provider accepted these: writing them down is worth riding out a database restart for,
+      // since a lost outcome means the message is sent again after its lease.
+      const flushPatiently = async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await flush();
+          } catch (error) {
+            if (attempt >= OUTCOME_WRITE_ATTEMPTS) throw error;
+            logger.warn({ mailingId, err: error, attempt }, 'could not record send outcomes; retrying');
+            await sleep(1000);
+          }
+        }
       };
 
       const deliver = async (message: ClaimedMessage, text: string, signal: AbortSignal) => {
@@ -132,25 +156,20 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
       const initial = await mailings.readSendingTerms(mailingId);
       let terms = initial;
       let stop = activity.cancellationSignal;
-      while (report.attempted < limit && !report.providerDown) {
-        await slots.acquire();
+      const claimable = () =>
+        terms && !terms.deleted && terms.endAt.getTime() > Date.now() && JSON.stringify(terms.filter) === JSON.stringify(initial?.filter);
+
+      /** Starts the next request in an acquired slot; false when there is nothing more to start. */
+      const launchNext = async (): Promise<boolean> => {
         if (queue.length === 0) {
           terms = await mailings.readSendingTerms(mailingId);
-          const usable = terms && !terms.deleted && terms.endAt.getTime() > Date.now() && JSON.stringify(terms.filter) === JSON.stringify(initial?.filter);
-          if (usable) {
-            stop = AbortSignal.any([activity.cancellationSignal, AbortSignal.timeout(terms!.endAt.getTime() - Date.now())]);
-            queue = await messages.claimDue(mailingId, Math.min(policy.concurrency, limit - report.attempted), leaseMs);
-          }
-          if (!usable || queue.length === 0) {
-            slots.release();
-            break;
-          }
+          if (!claimable()) return false;
+          stop = AbortSignal.any([activity.cancellationSignal, AbortSignal.timeout(terms!.endAt.getTime() - Date.now())]);
+          queue = await messages.claimDue(mailingId, Math.min(policy.concurrency, limit - report.attempted), leaseMs);
+          if (queue.length === 0) return false;
         }
         await rateLimiter.acquire();
-        if (stop.aborted) {
-          slots.release();
-          break;
-        }
+        if (stop.aborted) return false;
         const message = queue.shift()!;
         report.attempted++;
         const sending: Promise<void> = deliver(message, terms!.text, stop).finally(() => {
@@ -158,10 +177,27 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
           inFlight.delete(sending);
         });
         inFlight.add(sending);
-        if (outcomes.length >= FLUSH_EVERY) await flush();
+        return true;
+      };
+
+      try {
+        while (report.attempted < limit && !report.providerDown) {
+          await slots.acquire();
+          let launched = false;
+          try {
+            launched = await launchNext();
+          } finally {
+            if (!launched) slots.release();
+          }
+          if (!launched) break;
+          // A failed write keeps the outcomes buffered for the next flush.
+          if (outcomes.length >= FLUSH_EVERY) await flush().catch((error) => logger.warn({ mailingId, err: error }, 'could not record send outcomes yet'));
+        }
+      } finally {
+        await Promise.allSettled(inFlight);
+        clearInterval(alive);
       }
-      await Promise.all(inFlight);
-      await flush();
+      await flushPatiently();
       await messages.releaseLeases(queue.map((m) => m.id));
       Object.assign(report, await messages.pendingSummary(mailingId));
       logger.info({ mailingId, ...report }, 'send batch done');

@@ -48,7 +48,7 @@ const { readSchedule, startSending, syncAudience, finishMailing, cancelMailing }
 
 const { sendBatch } = proxyActivities<MailingActivities>({
   startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
