@@ -97,8 +97,9 @@ export interface SendOutcome {
 }
 
 /**
- * Writes a batch of send outcomes in one statement. A delivery is recorded even over a cancellation
- * or expiry that raced it, because the audit must say what the provider accepted.
+ * Writes a batch of send outcomes in one statement; a success keeps the last error for the audit.
+ * A delivery is recorded even over a cancellation or expiry that raced it, because the audit must
+ * say what the provider accepted.
  */
 export async function recordOutcomes(outcomes: SendOutcome[]): Promise<void> {
   if (outcomes.length === 0) return;
@@ -107,7 +108,7 @@ export async function recordOutcomes(outcomes: SendOutcome[]): Promise<void> {
        status = r.status,
        attempts = m.attempts + 1,
        sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE m.sent_at END,
-       last_error = r.error,
+       last_error = COALESCE(r.error, m.last_error),
        due_at = COALESCE(r.retry_at, m.due_at),
        lease_until = NULL
      FROM unnest(:ids::bigint[], :statuses::text[], :errors::text[], :retryAts::timestamptz[]) AS r(id, status, error, retry_at)
