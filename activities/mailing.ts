@@ -38,7 +38,10 @@ export interface BatchReport {
   nextDueAt: string | null;
 }
 
+// Outcomes are written in small batches: at most this many, or this old. A crash loses only the
+// answers of that window (and of requests in flight), whose messages are then sent again.
 const FLUSH_EVERY = 100;
+const FLUSH_INTERVAL_MS = 50;
 const OUTCOME_WRITE_ATTEMPTS = 30;
 
 /** Full jitter over an exponential backoff, so that retries of many messages spread out. */
@@ -105,8 +108,11 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
       const alive = setInterval(() => activity.heartbeat(report.attempted), 1000);
       let unreachableStreak = 0;
       let unauthorizedLogged = false;
+      let flushing: Promise<void> | undefined;
+      let flushedAt = Date.now();
 
       const flush = async () => {
+        flushedAt = Date.now();
         const batch = outcomes.splice(0);
         try {
           await messages.recordOutcomes(batch);
@@ -119,7 +125,16 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
 
       // The provider accepted these: writing them down is worth riding out a database restart for,
       // since a lost outcome means the message is sent again after its lease.
+      // A failed write keeps the outcomes buffered for the next flush.
+      const flushSoon = () => {
+        if (flushing || (outcomes.length < FLUSH_EVERY && Date.now() - flushedAt < FLUSH_INTERVAL_MS)) return;
+        flushing = flush()
+          .catch((error) => logger.warn({ mailingId, err: error }, 'could not record send outcomes yet'))
+          .finally(() => (flushing = undefined));
+      };
+
       const flushPatiently = async () => {
+        await flushing;
         for (let attempt = 1; ; attempt++) {
           try {
             return await flush();
@@ -138,6 +153,7 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
         }
         const delivery = await provider.send({ id: message.id, phone: message.phone, text }, signal);
         outcomes.push(toOutcome(policy, message, delivery));
+        flushSoon();
         report[delivery.result === 'retry' ? 'retried' : delivery.result]++;
         unreachableStreak = delivery.result === 'retry' && delivery.unreachable ? unreachableStreak + 1 : 0;
         if (unreachableStreak >= policy.outageThreshold) report.providerDown = true;
@@ -190,8 +206,6 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
             if (!launched) slots.release();
           }
           if (!launched) break;
-          // A failed write keeps the outcomes buffered for the next flush.
-          if (outcomes.length >= FLUSH_EVERY) await flush().catch((error) => logger.warn({ mailingId, err: error }, 'could not record send outcomes yet'));
         }
       } finally {
         await Promise.allSettled(inFlight);
