@@ -60,10 +60,11 @@ function classifyStatus(status: number, body: string, retryAfter: string | strin
   return { result: 'retry', error: `provider answered ${status}` };
 }
 
-function classifyError(error: unknown, signal: AbortSignal): Delivery {
-  if (signal.aborted) return { result: 'retry', error: `request abandoned: ${String(signal.reason?.message ?? signal.reason)}` };
+/** `abandoned` is the caller's signal (end time, cancellation); the request's own timeout is not abandonment. */
+function classifyError(error: unknown, abandoned: AbortSignal, timedOut: AbortSignal): Delivery {
+  if (abandoned.aborted) return { result: 'retry', error: `request abandoned: ${String(abandoned.reason?.message ?? abandoned.reason)}` };
   const code = (error as { code?: string }).code ?? '';
-  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+  if (timedOut.aborted || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
     return { result: 'retry', error: 'provider did not answer in time' };
   }
   return { result: 'retry', error: `provider unreachable: ${code || (error as Error).message}`, unreachable: UNREACHABLE.has(code) };
@@ -75,7 +76,8 @@ export function createProvider({ url, token, timeoutMs, connections }: ProviderO
   const base = url.replace(/\/+$/, '');
   return {
     async send(message, signal) {
-      const requestSignal = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const requestSignal = AbortSignal.any([signal, timeout]);
       try {
         const response = await request(`${base}/send/${message.id}`, {
           method: 'POST',
@@ -87,7 +89,7 @@ export function createProvider({ url, token, timeoutMs, connections }: ProviderO
         const body = await response.body.text();
         return classifyStatus(response.statusCode, body, response.headers['retry-after']);
       } catch (error) {
-        return classifyError(error, requestSignal);
+        return classifyError(error, signal, timeout);
       }
     },
     close: () => agent.close(),
