@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { FakeProvider, startFakeProvider } from '../../stack/fake-provider';
 import { uniqueTag, useApi } from '../support/api';
 import { WorkerProcess } from '../support/worker-process';
-import { audit, createMailing, eventually, messagesOf, SECOND, seedAudience, settled } from './support';
+import { eventually } from '../support/eventually';
+import { audit, createMailing, messagesOf, SECOND, seedAudience, settled } from './support';
 
 const AUDIENCE = 400;
 const CONCURRENCY = 16;

@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
-import type { Api } from '../support/api';
 import type { FakeProvider, ReceivedRequest } from '../../stack/fake-provider';
+import type { Api } from '../support/api';
+import { eventually } from '../support/eventually';
 
 export const SECOND = 1000;
-
-export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 60 * SECOND): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** Adds `count` clients with one tag straight into the database (the API is not under test here). */
 export async function seedAudience(api: Api, tag: string, count: number): Promise<string[]> {

@@ -2,19 +2,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startFakeProvider, FakeProvider } from '../../stack/fake-provider';
 import { isoIn, randomPhone, uniqueTag, useApi } from '../support/api';
+import { eventually } from '../support/eventually';
 import { RunningWorker, startWorker } from '../support/worker';
 
 const SECOND = 1000;
 
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 30 * SECOND): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('mailing delivery on the real stack', function () {
   this.timeout(90_000);
