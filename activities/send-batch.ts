@@ -1,0 +1,226 @@
+import type { Context } from '@temporalio/activity';
+import type { Sema } from 'async-sema';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../config/logger';
+import * as mailings from '../storage/mailings';
+import type { SendingTerms } from '../storage/mailings';
+import * as messages from '../storage/messages';
+import type { ClaimedMessage, SendOutcome } from '../storage/messages';
+import type { Delivery, Provider } from './provider';
+import type { RateLimiter } from './rate-limit';
+
+export interface SendingPolicy {
+  /** Requests in flight at once on this worker, across all mailings. */
+  concurrency: number;
+  requestTimeoutMs: number;
+  /** Backoff of a message's retries: from `retryInitialMs`, doubling, never above `retryMaxMs`. */
+  retryInitialMs: number;
+  retryMaxMs: number;
+  /** Consecutive unreachable answers after which a batch stops and lets the workflow back off. */
+  outageThreshold: number;
+}
+
+export interface BatchReport {
+  attempted: number;
+  sent: number;
+  failed: number;
+  retried: number;
+  /** The provider looked down (connections refused): the workflow should pause before the next batch. */
+  providerDown: boolean;
+  pending: number;
+  nextDueAt: string | null;
+}
+
+export interface BatchDeps {
+  activity: Context;
+  provider: Provider;
+  rateLimiter: RateLimiter;
+  slots: Sema;
+  policy: SendingPolicy;
+  logger: Logger;
+}
+
+// Outcomes are written in small batches: at most this many, or this old. A crash loses only the
+// answers of that window (and of requests in flight), whose messages are then sent again.
+const FLUSH_EVERY = 100;
+const FLUSH_INTERVAL_MS = 50;
+const OUTCOME_WRITE_ATTEMPTS = 30;
+// Timers cannot be longer; a mailing may end later than that.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Full jitter over an exponential backoff, so that retries of many messages spread out. */
+function backoffMs(policy: SendingPolicy, attempt: number): number {
+  const ceiling = Math.min(policy.retryMaxMs, policy.retryInitialMs * 2 ** Math.min(attempt - 1, 30));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Delivery): SendOutcome {
+  switch (delivery.result) {
+    case 'sent':
+      return { id: message.id, status: 'sent', error: null, retryAt: null };
+    case 'failed':
+      return { id: message.id, status: 'failed', error: delivery.error, retryAt: null };
+    case 'retry': {
+      const delay = delivery.retryAfterMs ?? backoffMs(policy, message.attempts + 1);
+      return { id: message.id, status: 'pending', error: delivery.error, retryAt: new Date(Date.now() + delay) };
+    }
+  }
+}
+
+/**
+ * One run of the send activity: claims due messages of a mailing, sends them with at most
+ * `policy.concurrency` requests in flight on this worker and writes each outcome within 50 ms.
+ * No request starts at or after the mailing's end time or after a cancellation.
+ */
+export class SendBatch {
+  private readonly report: BatchReport = { attempted: 0, sent: 0, failed: 0, retried: 0, providerDown: false, pending: 0, nextDueAt: null };
+  private readonly outcomes: SendOutcome[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private queue: ClaimedMessage[] = [];
+  private claimedAt = 0;
+  private terms?: SendingTerms;
+  private stop: AbortSignal;
+  private flushing?: Promise<void>;
+  private flushedAt = Date.now();
+  private unreachableStreak = 0;
+  private unauthorizedLogged = false;
+  // A lease outlives any request of the batch, so only a batch that died loses its messages to another;
+  // messages still unsent when their lease is about to run out are left to whoever claims them next.
+  private readonly leaseMs: number;
+  private readonly claimTtlMs: number;
+
+  constructor(
+    private readonly deps: BatchDeps,
+    private readonly mailingId: number,
+    private readonly limit: number,
+  ) {
+    this.stop = deps.activity.cancellationSignal;
+    this.leaseMs = 2 * deps.policy.requestTimeoutMs + 5_000;
+    this.claimTtlMs = this.leaseMs - deps.policy.requestTimeoutMs - 1_000;
+  }
+
+  async run(): Promise<BatchReport> {
+    const { activity, slots } = this.deps;
+    // Beats even while every slot waits on a stalled request, so a short heartbeat timeout detects only
+    // a batch whose worker died; the second timer writes answers that arrive while nothing else happens.
+    const alive = setInterval(() => activity.heartbeat(this.report.attempted), 1000);
+    const flusher = setInterval(() => this.flushSoon(), FLUSH_INTERVAL_MS);
+    try {
+      // A new filter ends the batch early, so that the workflow re-syncs the audience first.
+      const initialFilter = JSON.stringify((await mailings.readSendingTerms(this.mailingId))?.filter);
+      try {
+        while (this.report.attempted < this.limit && !this.report.providerDown) {
+          await slots.acquire();
+          let launched = false;
+          try {
+            launched = await this.launchNext(initialFilter);
+          } finally {
+            if (!launched) slots.release();
+          }
+          if (!launched) break;
+        }
+      } finally {
+        await Promise.allSettled(this.inFlight);
+        clearInterval(flusher);
+      }
+      await this.flushPatiently();
+      if (Date.now() - this.claimedAt < this.claimTtlMs) await messages.releaseLeases(this.queue.map((m) => m.id));
+      Object.assign(this.report, await messages.pendingSummary(this.mailingId));
+    } finally {
+      clearInterval(alive);
+      clearInterval(flusher);
+    }
+    this.deps.logger.info({ mailingId: this.mailingId, ...this.report }, 'send batch done');
+    if (activity.cancellationSignal.aborted) await activity.cancelled;
+    return this.report;
+  }
+
+  /** Starts the next request in an acquired slot; false when there is nothing more to start. */
+  private async launchNext(initialFilter: string): Promise<boolean> {
+    if (this.queue.length === 0 && !(await this.claim(initialFilter))) return false;
+    await this.deps.rateLimiter.acquire();
+    if (this.stop.aborted || Date.now() >= this.terms!.endAt.getTime()) return false;
+    if (Date.now() - this.claimedAt > this.claimTtlMs) {
+      this.queue = [];
+      return this.launchNext(initialFilter);
+    }
+    const message = this.queue.shift()!;
+    this.report.attempted++;
+    const sending: Promise<void> = this.deliver(message, this.terms!.text).finally(() => {
+      this.deps.slots.release();
+      this.inFlight.delete(sending);
+    });
+    this.inFlight.add(sending);
+    return true;
+  }
+
+  /** Re-reads the mailing before each claim, so a new text or end time applies to unsent messages. */
+  private async claim(initialFilter: string): Promise<boolean> {
+    const terms = await mailings.readSendingTerms(this.mailingId);
+    this.terms = terms;
+    if (!terms || terms.deleted || JSON.stringify(terms.filter) !== initialFilter) return false;
+    const untilEnd = terms.endAt.getTime() - Date.now();
+    if (untilEnd <= 0) return false;
+    this.stop = AbortSignal.any([this.deps.activity.cancellationSignal, AbortSignal.timeout(Math.min(untilEnd, MAX_TIMER_MS))]);
+    this.queue = await messages.claimDue(this.mailingId, Math.min(this.deps.policy.concurrency, this.limit - this.report.attempted), this.leaseMs);
+    this.claimedAt = Date.now();
+    return this.queue.length > 0;
+  }
+
+  private async deliver(message: ClaimedMessage, text: string): Promise<void> {
+    const { provider, policy, logger } = this.deps;
+    const { mailingId, report } = this;
+    if (!message.phone) {
+      this.outcomes.push({ id: message.id, status: 'cancelled', error: 'client was deleted', retryAt: null });
+      return;
+    }
+    const delivery = await provider.send({ id: message.id, phone: message.phone, text }, this.stop);
+    this.outcomes.push(toOutcome(policy, message, delivery));
+    this.flushSoon();
+    report[delivery.result === 'retry' ? 'retried' : delivery.result]++;
+    this.unreachableStreak = delivery.result === 'retry' && delivery.unreachable ? this.unreachableStreak + 1 : 0;
+    if (this.unreachableStreak >= policy.outageThreshold) report.providerDown = true;
+    if (delivery.result === 'retry') {
+      if (delivery.unauthorized && !this.unauthorizedLogged) {
+        this.unauthorizedLogged = true;
+        logger.error({ mailingId, messageId: message.id }, delivery.error);
+      }
+      logger.debug({ mailingId, messageId: message.id, error: delivery.error }, 'send will be retried');
+    }
+  }
+
+  private async flush(): Promise<void> {
+    this.flushedAt = Date.now();
+    const batch = this.outcomes.splice(0);
+    try {
+      await messages.recordOutcomes(batch);
+    } catch (error) {
+      this.outcomes.unshift(...batch);
+      throw error;
+    }
+  }
+
+  /** Writes buffered outcomes when enough have gathered or the oldest is due; a failed write keeps them buffered. */
+  private flushSoon(): void {
+    if (this.flushing || this.outcomes.length === 0) return;
+    if (this.outcomes.length < FLUSH_EVERY && Date.now() - this.flushedAt < FLUSH_INTERVAL_MS) return;
+    this.flushing = this.flush()
+      .catch((error) => this.deps.logger.warn({ mailingId: this.mailingId, err: error }, 'could not record send outcomes yet'))
+      .finally(() => (this.flushing = undefined));
+  }
+
+  // The provider accepted these: writing them down is worth riding out a database restart for,
+  // since a lost outcome means the message is sent again after its lease.
+  private async flushPatiently(): Promise<void> {
+    await this.flushing;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.flush();
+      } catch (error) {
+        if (attempt >= OUTCOME_WRITE_ATTEMPTS) throw error;
+        this.deps.logger.warn({ mailingId: this.mailingId, err: error, attempt }, 'could not record send outcomes; retrying');
+        await sleep(1000);
+      }
+    }
+  }
+}

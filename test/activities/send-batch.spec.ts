@@ -1,0 +1,575 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import knex from 'knex';
+import { Model } from 'objection';
+import { createLogger } from '../../config/logger';
+import { createMailingActivities, type BatchReport, type SendingPolicy } from '../../activities/mailing';
+import { createProvider, type Provider } from '../../activities/provider';
+import type { RateLimiter } from '../../activities/rate-limit';
+import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
+import { connectDatabase, type Database } from '../../storage/database';
+import { claimDue, recordAudience } from '../../storage/messages';
+import { insertClients, insertMailing, insertMessages, mailingWithDueMessages, messageStates, uniqueTag } from './fixtures';
+
+const TOKEN = 'send-batch-spec-token';
+const SECOND = 1000;
+const logger = createLogger('silent', 'send-batch-spec');
+const unlimited: RateLimiter = { acquire: async () => undefined };
+
+const POLICY: SendingPolicy = {
+  concurrency: 4,
+  requestTimeoutMs: 2 * SECOND,
+  // Long, so that a message retried by a test is certainly not due again within the test.
+  retryInitialMs: 60 * SECOND,
+  retryMaxMs: 600 * SECOND,
+  outageThreshold: 3,
+};
+
+/** A provider client that notes when each request starts, in front of the real HTTP client. */
+function timed(provider: Provider) {
+  const starts: { id: number; at: number }[] = [];
+  const wrapped: Provider = {
+    send(message, signal) {
+      starts.push({ id: message.id, at: Date.now() });
+      return provider.send(message, signal);
+    },
+    close: () => provider.close(),
+  };
+  return { provider: wrapped, starts };
+}
+
+describe('sendBatch activity', function () {
+  let db: Database;
+  let fake: FakeProvider;
+  let client: Provider;
+
+  before(async () => {
+    db = connectDatabase(process.env.DATABASE_URL!);
+    fake = await startFakeProvider({ token: TOKEN, seed: 3 });
+    client = createProvider({ url: fake.url, token: TOKEN, timeoutMs: POLICY.requestTimeoutMs, connections: 16 });
+  });
+  beforeEach(() => {
+    Model.knex(db);
+    fake.reset();
+  });
+  after(async () => {
+    await client?.close();
+    await fake?.stop();
+    await db?.destroy();
+  });
+
+  function activitiesWith(overrides: { provider?: Provider; policy?: Partial<SendingPolicy> } = {}) {
+    return createMailingActivities({
+      provider: overrides.provider ?? client,
+      rateLimiter: unlimited,
+      policy: { ...POLICY, ...overrides.policy },
+      logger,
+    });
+  }
+
+  const environment = () => new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+
+  function sendBatch(mailingId: number, limit = 1000, activities = activitiesWith(), env = environment()): Promise<BatchReport> {
+    return env.run(activities.sendBatch, mailingId, limit);
+  }
+
+  describe('with a provider that accepts everything', () => {
+    it('sends every due message exactly once', async () => {
+      const { mailingId, messageIds } = await mailingWithDueMessages(db, 10);
+      await sendBatch(mailingId);
+      assert.deepEqual(
+        [...fake.countsByMsgId()].sort(([a], [b]) => a - b),
+        messageIds.map((id) => [id, 1]),
+      );
+    });
+
+    it('sends the mailing text to the phone of each message', async () => {
+      const mailingId = await insertMailing(db, { text: 'Sale today only' });
+      const [clientId] = await insertClients(db, 1);
+      const [messageId] = await insertMessages(db, mailingId, [clientId]);
+      await sendBatch(mailingId);
+      const { phone_number } = await db('clients').where({ id: clientId }).first();
+      const [{ msgId, phone, text }] = fake.received();
+      assert.deepEqual({ msgId, phone, text }, { msgId: messageId, phone: Number(phone_number), text: 'Sale today only' });
+    });
+
+    it('records each message as sent with attempts 1 and a sent_at', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 5);
+      const before = Date.now();
+      await sendBatch(mailingId);
+      for (const message of await messageStates(db, mailingId)) {
+        assert.equal(message.status, 'sent');
+        assert.equal(message.attempts, 1);
+        assert.equal(message.last_error, null);
+        assert.equal(message.lease_until, null);
+        assert.ok(message.sent_at && message.sent_at.getTime() >= before - SECOND && message.sent_at.getTime() <= Date.now() + SECOND);
+      }
+    });
+
+    it('reports what it did, with nothing left pending and no next due time', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 6);
+      assert.deepEqual(await sendBatch(mailingId), {
+        attempted: 6,
+        sent: 6,
+        failed: 0,
+        retried: 0,
+        providerDown: false,
+        pending: 0,
+        nextDueAt: null,
+      });
+    });
+
+    it('sends no more than `limit` messages', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 10);
+      const report = await sendBatch(mailingId, 3);
+      assert.equal(report.attempted, 3);
+      assert.equal(fake.received().length, 3);
+    });
+
+    it('does not send messages that are not yet due', async () => {
+      const mailingId = await insertMailing(db);
+      const due = await insertMessages(db, mailingId, await insertClients(db, 2));
+      const later = await insertMessages(db, mailingId, await insertClients(db, 2), new Date(Date.now() + 3600 * SECOND));
+      await sendBatch(mailingId);
+      assert.deepEqual(fake.received().map((r) => r.msgId).sort((a, b) => a - b), due);
+      const states = await messageStates(db, mailingId);
+      for (const id of later) assert.deepEqual(
+        (({ status, attempts }) => ({ status, attempts }))(states.find((m) => m.id === id)!),
+        { status: 'pending', attempts: 0 },
+      );
+    });
+
+    it("reports the messages left pending and the earliest time one of them is due", async () => {
+      const dueAt = new Date(Date.now() - 5 * SECOND);
+      const laterAt = new Date(Date.now() + 3600 * SECOND);
+      const mailingId = await insertMailing(db);
+      await insertMessages(db, mailingId, await insertClients(db, 3), dueAt);
+      await insertMessages(db, mailingId, await insertClients(db, 2), laterAt);
+      const report = await sendBatch(mailingId, 2);
+      assert.equal(report.sent, 2);
+      assert.equal(report.pending, 3);
+      assert.equal(report.nextDueAt, dueAt.toISOString());
+    });
+
+    it('reports the due time of messages not yet due as the next due time', async () => {
+      const laterAt = new Date(Date.now() + 3600 * SECOND);
+      const mailingId = await insertMailing(db);
+      await insertMessages(db, mailingId, await insertClients(db, 2), laterAt);
+      const report = await sendBatch(mailingId);
+      assert.deepEqual({ attempted: report.attempted, pending: report.pending, nextDueAt: report.nextDueAt }, {
+        attempted: 0,
+        pending: 2,
+        nextDueAt: laterAt.toISOString(),
+      });
+    });
+
+    it('cancels, without a request, a message whose client was deleted', async () => {
+      const mailingId = await insertMailing(db);
+      const [clientId] = await insertClients(db, 1);
+      await insertMessages(db, mailingId, [clientId]);
+      await db('clients').where({ id: clientId }).delete();
+      await sendBatch(mailingId);
+      assert.equal(fake.received().length, 0);
+      const [message] = await messageStates(db, mailingId);
+      assert.equal(message.status, 'cancelled');
+      assert.match(message.last_error!, /client was deleted/);
+    });
+
+    it('sends nothing for a deleted mailing', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 3, { deletedAt: new Date() });
+      const report = await sendBatch(mailingId);
+      assert.equal(report.attempted, 0);
+      assert.equal(fake.received().length, 0);
+      assert.deepEqual((await messageStates(db, mailingId)).map((m) => m.status), ['pending', 'pending', 'pending']);
+    });
+
+    it('sends nothing for a mailing whose end time has passed', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 3, { startAt: new Date(Date.now() - 7200 * SECOND), endAt: new Date(Date.now() - 1) });
+      const report = await sendBatch(mailingId);
+      assert.equal(report.attempted, 0);
+      assert.equal(fake.received().length, 0);
+    });
+
+    it('never sends the same message twice when two batches run at the same time', async () => {
+      fake.setFaults({ latencyMs: { min: 0, max: 20 } });
+      const { mailingId, messageIds } = await mailingWithDueMessages(db, 60);
+      // Two workers: each with its own activities (and request slots) and its own activity context.
+      const [a, b] = await Promise.all([
+        sendBatch(mailingId, 1000, activitiesWith()),
+        sendBatch(mailingId, 1000, activitiesWith()),
+      ]);
+      assert.ok(a.attempted > 0 && b.attempted > 0, `both batches took part (${a.attempted} + ${b.attempted})`);
+      assert.equal(a.sent + b.sent, 60);
+      const counts = fake.countsByMsgId();
+      assert.deepEqual([...counts.keys()].sort((x, y) => x - y), messageIds);
+      assert.deepEqual([...new Set(counts.values())], [1]);
+    });
+
+    it('sends the messages of a mailing that ends more than 25 days from now', async () => {
+      // Node clamps a timer above 2^31-1 ms (~24.8 days) to 1 ms: a per-request deadline built from
+      // end_at with AbortSignal.timeout() would abandon every request at once.
+      const { mailingId } = await mailingWithDueMessages(db, 2, { endAt: new Date(Date.now() + 30 * 24 * 3600 * SECOND) });
+      const report = await sendBatch(mailingId);
+      assert.equal(report.sent, 2);
+    });
+
+    it('sends the messages of a mailing that ends more than 50 days from now', async () => {
+      // AbortSignal.timeout() throws ERR_OUT_OF_RANGE above 2^32-1 ms (~49.7 days).
+      const { mailingId } = await mailingWithDueMessages(db, 2, { endAt: new Date(Date.now() + 60 * 24 * 3600 * SECOND) });
+      const report = await sendBatch(mailingId);
+      assert.equal(report.sent, 2);
+    });
+  });
+
+  describe('when the provider answers', () => {
+    async function oneMessageSentThrough(faults: Parameters<FakeProvider['setFaults']>[0]) {
+      fake.setFaults(faults);
+      const { mailingId } = await mailingWithDueMessages(db, 1);
+      const before = Date.now();
+      const report = await sendBatch(mailingId);
+      const after = Date.now();
+      const [message] = await messageStates(db, mailingId);
+      return { report, message, before, after };
+    }
+
+    it('5xx, the message stays pending with the error, attempts 1 and a backoff due_at', async () => {
+      const { message, before, after } = await oneMessageSentThrough({ errorRate: 1, errorStatus: 503 });
+      assert.equal(message.status, 'pending');
+      assert.equal(message.attempts, 1);
+      assert.equal(message.last_error, 'provider answered 503');
+      assert.equal(message.sent_at, null);
+      // First retry: full jitter over the upper half of retryInitialMs.
+      const delay = message.due_at.getTime();
+      assert.ok(delay >= before + POLICY.retryInitialMs / 2 && delay <= after + POLICY.retryInitialMs, `due in ${delay - after} ms`);
+    });
+
+    it('5xx, the report counts a retry and the message as pending, due later', async () => {
+      const { report, message } = await oneMessageSentThrough({ errorRate: 1, errorStatus: 500 });
+      assert.deepEqual(report, {
+        attempted: 1,
+        sent: 0,
+        failed: 0,
+        retried: 1,
+        providerDown: false,
+        pending: 1,
+        nextDueAt: message.due_at.toISOString(),
+      });
+    });
+
+    it('429 with Retry-After 5, the message is due again about 5 s later', async () => {
+      const { message, before, after } = await oneMessageSentThrough({ rateLimit: { rate: 1, retryAfterSec: 5 } });
+      assert.equal(message.status, 'pending');
+      assert.equal(message.last_error, 'provider rate limit (429)');
+      const dueAt = message.due_at.getTime();
+      assert.ok(dueAt >= before + 5 * SECOND && dueAt <= after + 5 * SECOND, `due ${dueAt - after} ms after the batch`);
+    });
+
+    it('400, the message is failed with the error', async () => {
+      const { report, message } = await oneMessageSentThrough({ clientErrorRate: 1, clientErrorStatus: 400 });
+      assert.equal(report.failed, 1);
+      assert.equal(message.status, 'failed');
+      assert.equal(message.attempts, 1);
+      assert.match(message.last_error!, /refused the message \(400\)/);
+    });
+  });
+
+  describe('near the end of the mailing (end_at 1.1 s ahead, 300 ms per answer, 2 requests at a time)', () => {
+    const LATENCY = 300;
+    let starts: { id: number; at: number }[];
+    let endAt: number;
+    let returnedAt: number;
+    let mailingId: number;
+    let report: BatchReport;
+
+    before(async () => {
+      Model.knex(db);
+      fake.reset();
+      fake.setFaults({ latencyMs: LATENCY });
+      ({ mailingId } = await mailingWithDueMessages(db, 40));
+      // Set last, so that the four rounds of requests fit before end_at, the fourth in flight across it.
+      endAt = Date.now() + 1100;
+      await db('mailings').where({ id: mailingId }).update({ end_at: new Date(endAt) });
+      const spy = timed(client);
+      starts = spy.starts;
+      report = await sendBatch(mailingId, 1000, activitiesWith({ provider: spy.provider, policy: { concurrency: 2 } }));
+      returnedAt = Date.now();
+    });
+
+    it('starts requests until shortly before the end', () => {
+      assert.ok(starts.length >= 4 && starts.length < 40, `${starts.length} requests`);
+      assert.ok(Math.max(...starts.map((s) => s.at)) > endAt - LATENCY, 'the last request started within one answer time of the end');
+    });
+
+    it('starts no request at or after end_at', () => {
+      const late = starts.filter((s) => s.at >= endAt);
+      assert.deepEqual(late, []);
+    });
+
+    it('abandons the requests still in flight at end_at instead of waiting for their answers', () => {
+      assert.ok(returnedAt - endAt < LATENCY / 2, `returned ${returnedAt - endAt} ms after end_at`);
+    });
+
+    it('leaves the messages whose requests were abandoned pending, with the abandonment as their error', async () => {
+      const states = new Map((await messageStates(db, mailingId)).map((m) => [m.id, m]));
+      const inFlightAtEnd = starts.filter((s) => s.at + LATENCY > endAt + 50);
+      assert.ok(inFlightAtEnd.length > 0, 'some requests were in flight at end_at');
+      for (const { id } of inFlightAtEnd) {
+        const message = states.get(id)!;
+        assert.equal(message.status, 'pending');
+        assert.match(message.last_error!, /^request abandoned/);
+      }
+      assert.ok(report.retried >= inFlightAtEnd.length);
+    });
+
+    it('gives back the messages it claimed but did not start', async () => {
+      const leased = (await messageStates(db, mailingId)).filter((m) => m.lease_until !== null);
+      assert.deepEqual(leased, []);
+    });
+  });
+
+  describe('at end_at', () => {
+    it('starts no request after end_at even when the process was busy across it', async () => {
+      const endAt = Date.now() + 300;
+      const { mailingId } = await mailingWithDueMessages(db, 3, { endAt: new Date(endAt) });
+      const spy = timed(client);
+      // The token comes 20 ms before end_at, and the process is then busy (GC, CPU) until 10 ms after it.
+      const lateToken: RateLimiter = {
+        async acquire() {
+          await sleep(Math.max(0, endAt - 20 - Date.now()));
+          while (Date.now() < endAt + 10);
+        },
+      };
+      await sendBatch(mailingId, 1000, createMailingActivities({ provider: spy.provider, rateLimiter: lateToken, policy: POLICY, logger }));
+      assert.deepEqual(spy.starts.filter((s) => s.at >= endAt), []);
+    });
+  });
+
+  describe('outcomes', () => {
+    it('are recorded within a second of their answer, even while the batch waits to start its next request', async () => {
+      const { mailingId, messageIds } = await mailingWithDueMessages(db, 2);
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let granted = 0;
+      // The first token comes at once, the second only when the test opens the gate.
+      const slow: RateLimiter = { acquire: async () => (granted++ === 0 ? undefined : gate) };
+      const running = sendBatch(mailingId, 1000, createMailingActivities({ provider: client, rateLimiter: slow, policy: { ...POLICY, concurrency: 2 }, logger }));
+      try {
+        while (fake.received().length === 0) await sleep(5);
+        const answeredAt = Date.now();
+        let status: string;
+        do {
+          await sleep(20);
+          ({ status } = await db('messages').where({ id: messageIds[0] }).first());
+        } while (status !== 'sent' && Date.now() - answeredAt < SECOND);
+        assert.equal(status, 'sent', 'the answer of the first message is still unrecorded after a second');
+      } finally {
+        open();
+        await running;
+      }
+    });
+  });
+
+  describe('claimed messages', () => {
+    it('are not sent once their lease ran out while they waited for a rate token', async function () {
+      // The lease is 2 * requestTimeoutMs + a constant: waiting it out is the slow part of this test.
+      this.timeout(60_000);
+      const policy = { concurrency: 2, requestTimeoutMs: 100 };
+      const { mailingId, messageIds } = await mailingWithDueMessages(db, 2);
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let asked = 0;
+      // No token until the test opens the gate.
+      const closed: RateLimiter = { acquire: () => (asked++, gate) };
+      const first = sendBatch(mailingId, 1000, createMailingActivities({ provider: client, rateLimiter: closed, policy: { ...POLICY, ...policy }, logger }));
+      const expired = async () => (await db.raw('SELECT bool_and(lease_until < now()) AS expired FROM messages WHERE mailing_id = ?', [mailingId])).rows[0].expired;
+      while (asked === 0) await sleep(10);
+      while (!(await expired())) await sleep(100);
+      // The leases ran out: another batch (say on another worker) may now take the messages, and does.
+      const second = await sendBatch(mailingId, 1000, activitiesWith({ policy }));
+      assert.equal(second.sent, 2);
+      open();
+      await first;
+      assert.deepEqual([...fake.countsByMsgId()].sort(([a], [b]) => a - b), messageIds.map((id) => [id, 1]));
+    });
+  });
+
+  describe('after a failure', () => {
+    it('stops heartbeating once it has failed to read its mailing', async () => {
+      const unreachable = knex({
+        client: 'pg',
+        connection: 'postgres://nobody:none@127.0.0.1:1/none',
+        pool: { min: 0, max: 1 },
+        log: { error: () => undefined, warn: () => undefined },
+      });
+      try {
+        Model.knex(unreachable);
+        const env = environment();
+        let beats = 0;
+        env.on('heartbeat', () => beats++);
+        await assert.rejects(env.run(activitiesWith().sendBatch, 1, 10));
+        const beatsAtFailure = beats;
+        await sleep(1300);
+        assert.equal(beats - beatsAtFailure, 0);
+      } finally {
+        await unreachable.destroy();
+      }
+    });
+  });
+
+  describe('when cancelled (250 ms per answer, 2 requests at a time)', () => {
+    const LATENCY = 250;
+    let starts: { id: number; at: number }[];
+    let cancelledAt: number;
+    let settledAt: number;
+    let outcome: PromiseSettledResult<BatchReport>;
+    let mailingId: number;
+
+    before(async () => {
+      Model.knex(db);
+      fake.reset();
+      fake.setFaults({ latencyMs: LATENCY });
+      ({ mailingId } = await mailingWithDueMessages(db, 40));
+      const spy = timed(client);
+      starts = spy.starts;
+      const env = environment();
+      const running = sendBatch(mailingId, 1000, activitiesWith({ provider: spy.provider, policy: { concurrency: 2 } }), env);
+      await sleep(LATENCY * 2 + 100);
+      cancelledAt = Date.now();
+      env.cancel();
+      [outcome] = await Promise.allSettled([running]);
+      settledAt = Date.now();
+    });
+
+    it('starts no request after the cancellation', () => {
+      assert.ok(starts.length >= 2, 'requests were under way');
+      assert.deepEqual(starts.filter((s) => s.at > cancelledAt), []);
+    });
+
+    it('abandons the requests in flight at once', () => {
+      assert.ok(settledAt - cancelledAt < LATENCY / 2, `settled ${settledAt - cancelledAt} ms after the cancellation`);
+    });
+
+    it('ends as cancelled', () => {
+      assert.equal(outcome.status, 'rejected');
+      assert.ok((outcome as PromiseRejectedResult).reason instanceof CancelledFailure, String((outcome as PromiseRejectedResult).reason));
+    });
+
+    it('leaves every message it did not send pending and claimable', async () => {
+      const unsent = (await messageStates(db, mailingId)).filter((m) => m.status !== 'sent');
+      assert.ok(unsent.length > 30);
+      assert.deepEqual(unsent.filter((m) => m.status !== 'pending' || m.lease_until !== null), []);
+    });
+  });
+
+  describe('during a provider outage (connections refused)', () => {
+    let down: FakeProvider;
+    let downClient: Provider;
+
+    before(async () => {
+      down = await startFakeProvider({ token: TOKEN });
+      downClient = createProvider({ url: down.url, token: TOKEN, timeoutMs: POLICY.requestTimeoutMs, connections: 4 });
+      down.outage(60 * SECOND);
+    });
+    after(async () => {
+      await downClient?.close();
+      await down?.stop();
+    });
+
+    it(`reports providerDown after ${POLICY.outageThreshold} refused connections in a row and stops early`, async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 50);
+      const report = await sendBatch(mailingId, 1000, activitiesWith({ provider: downClient, policy: { concurrency: 2 } }));
+      assert.equal(report.providerDown, true);
+      assert.ok(report.attempted >= POLICY.outageThreshold && report.attempted <= POLICY.outageThreshold + 2, `${report.attempted} attempted`);
+      assert.equal(report.pending, 50);
+    });
+
+    it('leaves the messages it did not attempt claimable by the next batch', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 20);
+      const report = await sendBatch(mailingId, 1000, activitiesWith({ provider: downClient, policy: { concurrency: 2 } }));
+      const claimed = await claimDue(mailingId, 100, 1000);
+      assert.equal(claimed.length, 20 - report.attempted);
+    });
+
+    it('does not report providerDown for refusals interrupted by answers', async () => {
+      // Every other answer is a 503: never `outageThreshold` unreachable answers in a row.
+      let calls = 0;
+      const alternating: Provider = {
+        send: (message, signal) => (calls++ % 2 === 0 ? downClient : client).send(message, signal),
+        close: async () => undefined,
+      };
+      fake.setFaults({ errorRate: 1, errorStatus: 503 });
+      const { mailingId } = await mailingWithDueMessages(db, 10);
+      const report = await sendBatch(mailingId, 1000, activitiesWith({ provider: alternating, policy: { concurrency: 1 } }));
+      assert.equal(report.providerDown, false);
+      assert.equal(report.attempted, 10);
+    });
+  });
+});
+
+describe('mailing activities around sending', () => {
+  let db: Database;
+  const activities = createMailingActivities({
+    provider: { send: async () => ({ result: 'sent' }), close: async () => undefined },
+    rateLimiter: unlimited,
+    policy: POLICY,
+    logger,
+  });
+
+  before(() => {
+    db = connectDatabase(process.env.DATABASE_URL!);
+  });
+  beforeEach(() => Model.knex(db));
+  after(() => db?.destroy());
+
+  const statuses = async (mailingId: number) => (await messageStates(db, mailingId)).map((m) => m.status);
+
+  describe('recordAudience', () => {
+    it('records one pending message per client matching the filter', async () => {
+      const tag = uniqueTag();
+      const matching = await insertClients(db, 3, { tag });
+      await insertClients(db, 2, { tag: uniqueTag() });
+      const mailingId = await insertMailing(db, { filter: { tag: [tag] } });
+      assert.equal(await recordAudience(mailingId, { tag: [tag] }), 3);
+      const rows = await db('messages').where({ mailing_id: mailingId }).orderBy('client_id');
+      assert.deepEqual(rows.map((r) => [Number(r.client_id), r.status]), matching.map((id) => [id, 'pending']));
+    });
+
+    it('is idempotent: a second call records nothing more', async () => {
+      const tag = uniqueTag();
+      await insertClients(db, 3, { tag });
+      const mailingId = await insertMailing(db, { filter: { tag: [tag] } });
+      await recordAudience(mailingId, { tag: [tag] });
+      assert.equal(await recordAudience(mailingId, { tag: [tag] }), 0);
+      assert.equal((await statuses(mailingId)).length, 3);
+    });
+  });
+
+  describe('finishMailing', () => {
+    it('at the end time expires the pending messages, keeps the sent ones and returns expired', async () => {
+      const { mailingId, messageIds } = await mailingWithDueMessages(db, 3);
+      await db('messages').where({ id: messageIds[0] }).update({ status: 'sent', sent_at: new Date(), attempts: 1 });
+      assert.equal(await new MockActivityEnvironment().run(activities.finishMailing, mailingId, true), 'expired');
+      assert.deepEqual(await statuses(mailingId), ['sent', 'expired', 'expired']);
+      assert.equal((await db('mailings').where({ id: mailingId }).first()).status, 'expired');
+    });
+
+    it('returns finished when every message was handled', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 2);
+      await db('messages').where({ mailing_id: mailingId }).update({ status: 'sent', sent_at: new Date(), attempts: 1 });
+      assert.equal(await new MockActivityEnvironment().run(activities.finishMailing, mailingId, true), 'finished');
+      assert.equal((await db('mailings').where({ id: mailingId }).first()).status, 'finished');
+    });
+  });
+
+  describe('cancelMailing', () => {
+    it('cancels the pending messages and leaves the sent ones', async () => {
+      const { mailingId, messageIds } = await mailingWithDueMessages(db, 3);
+      await db('messages').where({ id: messageIds[1] }).update({ status: 'sent', sent_at: new Date(), attempts: 1 });
+      await new MockActivityEnvironment().run(activities.cancelMailing, mailingId);
+      assert.deepEqual(await statuses(mailingId), ['cancelled', 'sent', 'cancelled']);
+    });
+  });
+});
