@@ -152,6 +152,16 @@ describe('mailing delivery on the real stack', function () {
     assert.equal(new Set(provider.received().map((r) => r.msgId)).size, provider.received().length);
   });
 
+  it('deletes a finished mailing and keeps its messages listed', async () => {
+    const tag = uniqueTag();
+    await createClients(2, tag);
+    const id = await createMailing({ start_at: isoIn(0), end_at: isoIn(3_600 * SECOND), text: 'done', filter: { tag } });
+    assert.equal(await settled(id), 'finished');
+
+    assert.equal((await ctx.api.delete(`/api/mailings/${id}/`)).status, 204);
+    assert.equal((await messagesOf(id)).filter((m) => m.status === 'sent').length, 2);
+  });
+
   it('starts a mailing whose workflow could not be started when it was saved', async () => {
     const tag = uniqueTag();
     await createClients(2, tag);
