@@ -61,10 +61,14 @@ function classifyStatus(status: number, body: string, retryAfter: string | strin
 }
 
 /** `abandoned` is the caller's signal (end time, cancellation); the request's own timeout is not abandonment. */
-function classifyError(error: unknown, abandoned: AbortSignal, timedOut: AbortSignal): Delivery {
+function classifyError(error: unknown, abandoned: AbortSignal): Delivery {
   if (abandoned.aborted) return { result: 'retry', error: `request abandoned: ${String(abandoned.reason?.message ?? abandoned.reason)}` };
   const code = (error as { code?: string }).code ?? '';
-  if (timedOut.aborted || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+  if (
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError
+  ) {
     return { result: 'retry', error: 'provider did not answer in time' };
   }
   return { result: 'retry', error: `provider unreachable: ${code || (error as Error).message}`, unreachable: UNREACHABLE.has(code) };
@@ -72,24 +76,23 @@ function classifyError(error: unknown, abandoned: AbortSignal, timedOut: AbortSi
 
 /** The HTTP client of the real provider's contract: POST {url}/send/{msgId} with a bearer token. */
 export function createProvider({ url, token, timeoutMs, connections }: ProviderOptions): Provider {
-  const agent = new Agent({ connections, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 10_000 });
+  // The agent's timeouts bound every request, so no timer or signal is made per request.
+  const agent = new Agent({ connections, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 10_000 });
   const base = url.replace(/\/+$/, '');
   return {
     async send(message, signal) {
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const requestSignal = AbortSignal.any([signal, timeout]);
       try {
         const response = await request(`${base}/send/${message.id}`, {
           method: 'POST',
           dispatcher: agent,
-          signal: requestSignal,
+          signal,
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
           body: JSON.stringify({ id: message.id, phone: Number(message.phone), text: message.text }),
         });
         const body = await response.body.text();
         return classifyStatus(response.statusCode, body, response.headers['retry-after']);
       } catch (error) {
-        return classifyError(error, signal, timeout);
+        return classifyError(error, signal);
       }
     },
     close: () => agent.close(),

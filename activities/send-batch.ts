@@ -78,6 +78,7 @@ export class SendBatch {
   private readonly inFlight = new Set<Promise<void>>();
   private queue: ClaimedMessage[] = [];
   private claimedAt = 0;
+  private claimedUpTo = 0;
   private terms?: SendingTerms;
   private stop: AbortSignal;
   private flushing?: Promise<void>;
@@ -162,8 +163,9 @@ export class SendBatch {
     const untilEnd = terms.endAt.getTime() - Date.now();
     if (untilEnd <= 0) return false;
     this.stop = AbortSignal.any([this.deps.activity.cancellationSignal, AbortSignal.timeout(Math.min(untilEnd, MAX_TIMER_MS))]);
-    this.queue = await messages.claimDue(this.mailingId, Math.min(this.deps.policy.concurrency, this.limit - this.report.attempted), this.leaseMs);
+    this.queue = await messages.claimDue(this.mailingId, Math.min(this.deps.policy.concurrency, this.limit - this.report.attempted), this.leaseMs, this.claimedUpTo);
     this.claimedAt = Date.now();
+    this.claimedUpTo = Math.max(this.claimedUpTo, ...this.queue.map((m) => m.id));
     return this.queue.length > 0;
   }
 

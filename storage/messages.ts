@@ -71,19 +71,21 @@ export interface ClaimedMessage {
 /**
  * Leases the next due messages of a mailing to one send batch. SKIP LOCKED lets parallel batches
  * (on any worker) take disjoint messages; a lease that runs out frees the messages of a batch that died.
+ * A batch resumes after the last id it claimed (`afterId`), so it does not rescan the messages it
+ * and its siblings hold leased at the front of the index.
  */
-export async function claimDue(mailingId: number, limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
+export async function claimDue(mailingId: number, limit: number, leaseMs: number, afterId = 0): Promise<ClaimedMessage[]> {
   const result = await knex().raw(
     `WITH due AS (
        SELECT id, client_id FROM messages
-       WHERE mailing_id = :mailingId AND status = 'pending' AND due_at <= now()
+       WHERE mailing_id = :mailingId AND status = 'pending' AND id > :afterId AND due_at <= now()
          AND (lease_until IS NULL OR lease_until < now())
        ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
      UPDATE messages m SET lease_until = now() + make_interval(secs => :leaseMs / 1000.0)
      FROM due LEFT JOIN clients c ON c.id = due.client_id
      WHERE m.id = due.id
      RETURNING m.id, c.phone_number AS phone, m.attempts`,
-    { mailingId, limit, leaseMs },
+    { mailingId, limit, leaseMs, afterId },
   );
   return result.rows.map((r: { id: string; phone: string | null; attempts: number }) => ({ ...r, id: Number(r.id) }));
 }

@@ -64,7 +64,8 @@ describe('provider client', () => {
       const elapsed = Date.now() - started;
       assert.equal(delivery.result, 'retry');
       assert.ok(!('unreachable' in delivery && delivery.unreachable), 'a timeout is not an outage');
-      assert.ok(elapsed >= TIMEOUT_MS - 20 && elapsed < TIMEOUT_MS + 500, `took ${elapsed} ms`);
+      // undici checks its timeouts on a coarse (about one second) clock, which saves a timer per request.
+      assert.ok(elapsed >= TIMEOUT_MS - 20 && elapsed < TIMEOUT_MS + 1500, `took ${elapsed} ms`);
       assert.equal(fake.received().length, 1);
     });
 
