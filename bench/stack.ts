@@ -1,0 +1,114 @@
+import { rmSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Config } from '../config';
+import type { Logger } from '../config/logger';
+import { spawnManaged, type ManagedProcess } from '../stack/managed-process';
+import type { Parts } from '../stack/parts';
+import { startEmbeddedPostgres } from '../stack/postgres';
+import { repoRoot } from '../stack/repo-root';
+import { tcpProbe } from '../stack/tcp-probe';
+import { temporalCliPath } from '../stack/temporal-cli';
+import { startTemporalDevServer } from '../stack/temporal-server';
+import { waitUntilReady } from '../stack/wait-until-ready';
+import { migrateLatest } from '../storage/migrate';
+import { childByExecutable } from './proc';
+
+const TOKEN = 'bench-token';
+const STARTUP_TIMEOUT_MS = 60_000;
+
+export interface BenchStack {
+  databaseUrl: string;
+  temporalAddress: string;
+  providerUrl: string;
+  token: string;
+  pids: { postgres: number; temporal: number; provider: number };
+  /** The worker is started last, once the data is seeded, and may be stopped before the rest. */
+  startWorker(): Promise<ManagedProcess>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A node child running `entry` with tsx, as `npm run worker` would but without npm in between. */
+async function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logger: Logger, parts: Parts) {
+  const child = await spawnManaged({
+    name,
+    // process.execPath, not npm: the pid is the node process itself, whose memory is measured.
+    command: process.execPath,
+    args: ['--import', 'tsx', entry],
+    cwd: repoRoot,
+    env,
+    logger,
+    output: 'inherit',
+    stopTimeoutMs: 30_000,
+  });
+  parts.add({ name, exited: child.exited, stop: async () => void (await child.stop()) });
+  return child;
+}
+
+/**
+ * Throwaway Postgres (temp dir, removed at the end) and in-memory Temporal, the fake provider as
+ * its own process, all on free ports; every started part goes into `parts` at once.
+ */
+export async function startBenchStack(config: Config, logger: Logger, parts: Parts): Promise<BenchStack> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mailings-bench-'));
+  // mkdtemp makes it 0700; as root, the postgres OS user must be able to enter it.
+  await chmod(dir, 0o755);
+  parts.add({ name: 'temp dir', stop: () => rm(dir, { recursive: true, force: true }) });
+  // A crash skips the ordered stop; the cluster must not be left in /tmp anyway.
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+  // allSettled, not all: when one fails, the other must be up (and in `parts`) before we stop.
+  const [pgResult, temporalResult] = await Promise.allSettled([
+    startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), port: await freePort(), logger }).then((pg) => {
+      parts.add({ name: 'postgres', ...pg });
+      return pg;
+    }),
+    temporalCliPath(config).then(async (cliPath) => {
+      const server = await startTemporalDevServer({ cliPath, port: await freePort(), namespace: config.TEMPORAL_NAMESPACE, logger });
+      parts.add({ name: 'temporal', ...server });
+      return server;
+    }),
+  ]);
+  if (pgResult.status === 'rejected') throw pgResult.reason;
+  if (temporalResult.status === 'rejected') throw temporalResult.reason;
+  const [postgres, temporal] = [pgResult.value, temporalResult.value];
+  await migrateLatest(postgres.url);
+
+  const providerPort = await freePort();
+  const baseEnv = { ...process.env, LOG_LEVEL: 'warn', SEND_API_TOKEN: TOKEN };
+  const provider = await spawnNode('fake provider', 'stack/fake-provider-main.ts', { ...baseEnv, FAKE_PROVIDER_PORT: String(providerPort) }, logger, parts);
+  await waitUntilReady(provider, () => tcpProbe('127.0.0.1', providerPort), STARTUP_TIMEOUT_MS);
+
+  const providerUrl = `http://127.0.0.1:${providerPort}/v1`;
+  const workerEnv = {
+    ...baseEnv,
+    DATABASE_URL: postgres.url,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,
+    SEND_API_URL: providerUrl,
+  };
+  const pid = (exe: RegExp, name: string) => {
+    const found = childByExecutable(process.pid, exe);
+    if (found === undefined) throw new Error(`cannot find the ${name} process`);
+    return found;
+  };
+  return {
+    databaseUrl: postgres.url,
+    temporalAddress: temporal.address,
+    providerUrl,
+    token: TOKEN,
+    pids: { postgres: pid(/\/postgres$/, 'postgres'), temporal: pid(/\/temporal$/, 'temporal'), provider: provider.pid },
+    startWorker: () => spawnNode('worker', 'worker/main.ts', workerEnv, logger, parts),
+  };
+}
