@@ -1,5 +1,6 @@
 import type { Context } from '@temporalio/activity';
 import type { Sema } from 'async-sema';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../config/logger';
 import * as mailings from '../storage/mailings';
@@ -121,10 +122,11 @@ export class SendBatch {
           if (!launched) break;
         }
       } finally {
+        // Even when the batch fails (say, the database went away), the answers it got are written.
         await Promise.allSettled(this.inFlight);
         clearInterval(flusher);
+        await this.flushPatiently();
       }
-      await this.flushPatiently();
       if (Date.now() - this.claimedAt < this.claimTtlMs) await messages.releaseLeases(this.queue.map((m) => m.id));
       Object.assign(this.report, await messages.pendingSummary(this.mailingId));
     } finally {
@@ -163,6 +165,8 @@ export class SendBatch {
     const untilEnd = terms.endAt.getTime() - Date.now();
     if (untilEnd <= 0) return false;
     this.stop = AbortSignal.any([this.deps.activity.cancellationSignal, AbortSignal.timeout(Math.min(untilEnd, MAX_TIMER_MS))]);
+    // Every request in flight listens to it; that many listeners is by design, not a leak.
+    setMaxListeners(0, this.stop);
     this.queue = await messages.claimDue(this.mailingId, Math.min(this.deps.policy.concurrency, this.limit - this.report.attempted), this.leaseMs, this.claimedUpTo);
     this.claimedAt = Date.now();
     this.claimedUpTo = Math.max(this.claimedUpTo, ...this.queue.map((m) => m.id));

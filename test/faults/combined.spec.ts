@@ -61,7 +61,7 @@ describe('a mailing through a hostile provider and a crashing worker', function 
 
     assert.equal(await settled(ctx.api, id, 180 * SECOND), 'finished');
     await second.kill('SIGTERM');
-    const messages = await messagesOf(ctx.api, id);
+    const messages = await messagesOf(ctx.api.db, id);
     const report = audit(provider, new Set(messages.map((m) => m.id)), phones, endAt);
     console.log(
       `      combined scenario: ${report.delivered} delivered of ${AUDIENCE}, ${report.requests} requests, ` +
@@ -93,7 +93,7 @@ describe('a mailing through a hostile provider and a crashing worker', function 
     await eventually(async () => (provider.received().length >= CONCURRENCY ? true : undefined));
 
     await draining.kill('SIGTERM');
-    const messages = await messagesOf(ctx.api, id);
+    const messages = await messagesOf(ctx.api.db, id);
     const report = audit(provider, new Set(messages.map((m) => m.id)), phones, endAt);
     const accepted = new Set([...report.byMsgId].filter(([, requests]) => requests.some((r) => r.outcome === 'ok')).map(([msgId]) => msgId));
     assert.ok(accepted.size > 0);

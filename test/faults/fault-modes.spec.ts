@@ -36,7 +36,7 @@ describe('sending through a faulty provider', function () {
     provider.setFaults(faults);
     const { id, endAt } = await createMailing(ctx.api, tag);
     const status = await settled(ctx.api, id);
-    const messages = await messagesOf(ctx.api, id);
+    const messages = await messagesOf(ctx.api.db, id);
     return { status, messages, report: audit(provider, new Set(messages.map((m) => m.id)), phones, endAt) };
   }
 
@@ -102,12 +102,12 @@ describe('sending through a faulty provider', function () {
     provider.setFaults({ clientErrorRate: 1, clientErrorStatus: 401 });
     const { id, endAt } = await createMailing(ctx.api, tag);
     await new Promise((r) => setTimeout(r, 2 * SECOND));
-    const waiting = await messagesOf(ctx.api, id);
+    const waiting = await messagesOf(ctx.api.db, id);
     assert.ok(waiting.every((m) => m.status === 'pending' && m.last_error?.includes('SEND_API_TOKEN')));
 
     provider.setFaults({});
     assert.equal(await settled(ctx.api, id), 'finished');
-    const messages = await messagesOf(ctx.api, id);
+    const messages = await messagesOf(ctx.api.db, id);
     assert.equal(audit(provider, new Set(messages.map((m) => m.id)), phones, endAt).lost, 0);
   });
 
@@ -118,7 +118,7 @@ describe('sending through a faulty provider', function () {
     const { id, endAt } = await createMailing(ctx.api, tag);
     assert.equal(await settled(ctx.api, id), 'finished');
 
-    const messages = await messagesOf(ctx.api, id);
+    const messages = await messagesOf(ctx.api.db, id);
     const report = audit(provider, new Set(messages.map((m) => m.id)), phones, endAt);
     assert.equal(report.lost, 0);
     const refused = messages.reduce((sum, m) => sum + m.attempts, 0) - report.requests;

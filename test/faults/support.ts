@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import type { FakeProvider, ReceivedRequest } from '../../stack/fake-provider';
+import type { Database } from '../../storage/database';
 import type { Api } from '../support/api';
 import { eventually } from '../support/eventually';
 
@@ -35,8 +36,8 @@ export interface MessageRow {
   last_error: string | null;
 }
 
-export async function messagesOf(api: Api, mailingId: number): Promise<MessageRow[]> {
-  const rows = await api.db('messages').where({ mailing_id: mailingId }).select('id', 'status', 'attempts', 'last_error').orderBy('id');
+export async function messagesOf(db: Database, mailingId: number): Promise<MessageRow[]> {
+  const rows = await db('messages').where({ mailing_id: mailingId }).select('id', 'status', 'attempts', 'last_error').orderBy('id');
   return rows.map((row) => ({ ...row, id: Number(row.id) }));
 }
 

@@ -17,6 +17,7 @@ export class WorkerProcess {
 
   async start(): Promise<void> {
     const { databaseUrl, temporalAddress, namespace } = testStack();
+    this.output = '';
     const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
       cwd: root,
       env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: namespace, LOG_LEVEL: 'info', ...this.env },
