@@ -32,9 +32,10 @@ export async function runBaseline(db: Database, { providerUrl, token, concurrenc
 
   const provider = createProvider({ url: providerUrl, token, timeoutMs, connections: concurrency });
   const outcomes: SendOutcome[] = [];
-  const never = new AbortController().signal;
   let next = 0;
   const sender = async () => {
+    // Never aborted; one per sender, so that no signal has more than one request listening.
+    const never = new AbortController().signal;
     while (next < queue.length) {
       const { id, phone } = queue[next++];
       const delivery = await provider.send({ id: Number(id), phone, text: 'Benchmark message' }, never);

@@ -14,6 +14,7 @@ import { temporalCliPath } from '../stack/temporal-cli';
 import { startTemporalDevServer } from '../stack/temporal-server';
 import { waitUntilReady } from '../stack/wait-until-ready';
 import { migrateLatest } from '../storage/migrate';
+import { writeWorkflowBundle } from '../worker/bundle';
 import { childByExecutable } from './proc';
 
 const TOKEN = 'bench-token';
@@ -91,8 +92,12 @@ export async function startBenchStack(config: Config, logger: Logger, parts: Par
   await waitUntilReady(provider, () => tcpProbe('127.0.0.1', providerPort), STARTUP_TIMEOUT_MS);
 
   const providerUrl = `http://127.0.0.1:${providerPort}/v1`;
+  // Workers in production start from a prebuilt bundle (`npm run bundle`); so does the measured one.
+  const workflowBundle = path.join(dir, 'workflow-bundle.js');
+  await writeWorkflowBundle(workflowBundle);
   const workerEnv = {
     ...baseEnv,
+    WORKFLOW_BUNDLE_PATH: workflowBundle,
     DATABASE_URL: postgres.url,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,

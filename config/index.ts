@@ -24,6 +24,7 @@ const schema = {
     TEMPORAL_UI_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8233 },
     TEMPORAL_CLI_PATH: { type: 'string', minLength: 1 },
     TEMPORAL_TEST_SERVER_PATH: { type: 'string', minLength: 1 },
+    WORKFLOW_BUNDLE_PATH: { type: 'string', minLength: 1 },
 
     SEND_API_URL: { type: 'string', format: 'uri', default: 'https://probe.fbrq.cloud/v1' },
     SEND_API_TOKEN: { type: 'string', minLength: 1 },
@@ -58,6 +59,7 @@ export interface Config {
   TEMPORAL_UI_PORT: number;
   TEMPORAL_CLI_PATH?: string;
   TEMPORAL_TEST_SERVER_PATH?: string;
+  WORKFLOW_BUNDLE_PATH?: string;
   SEND_API_URL: string;
   SEND_API_TOKEN?: string;
   SEND_TIMEOUT_MS: number;

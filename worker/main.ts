@@ -38,6 +38,7 @@ async function main() {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     provider,
     rateLimit: config.SEND_RATE_LIMIT,
+    workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
     mailings,
     logger,
     policy: {

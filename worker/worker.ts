@@ -19,16 +19,18 @@ export interface MailingWorkerDeps {
   rateLimit: number;
   mailings: Pick<MailingService, 'startUnstarted'>;
   logger: Logger;
+  /** A bundle from `npm run bundle`; without one the worker bundles the workflows itself at start. */
+  workflowBundlePath?: string;
 }
 
 /** The worker that runs mailing workflows and their activities; tests build it with fakes. */
-export function createMailingWorker({ connection, namespace, taskQueue, provider, policy, rateLimit, mailings, logger }: MailingWorkerDeps) {
+export function createMailingWorker({ connection, namespace, taskQueue, provider, policy, rateLimit, mailings, logger, workflowBundlePath }: MailingWorkerDeps) {
   const rateLimiter = createRateLimiter(rateLimit, takeProviderTokens);
   return Worker.create({
     connection,
     namespace,
     taskQueue,
-    workflowsPath: require.resolve('../workflows'),
+    ...(workflowBundlePath ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath: require.resolve('../workflows') }),
     activities: {
       ...createMailingActivities({ provider, rateLimiter, policy, logger }),
       ...createReconcileActivities(mailings),
