@@ -15,6 +15,7 @@ import { startTemporalDevServer } from '../stack/temporal-server';
 import { waitUntilReady } from '../stack/wait-until-ready';
 import { migrateLatest } from '../storage/migrate';
 import { writeWorkflowBundle } from '../worker/bundle';
+import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 import { childByExecutable } from './proc';
 
 const TOKEN = 'bench-token';
@@ -41,12 +42,12 @@ function freePort(): Promise<number> {
 }
 
 /** A node child running `entry` with tsx, as `npm run worker` would but without npm in between. */
-async function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logger: Logger, parts: Parts) {
+async function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logger: Logger, parts: Parts, flags: string[] = []) {
   const child = await spawnManaged({
     name,
     // process.execPath, not npm: the pid is the node process itself, whose memory is measured.
     command: process.execPath,
-    args: ['--import', 'tsx', entry],
+    args: [...flags, '--import', 'tsx', entry],
     cwd: repoRoot,
     env,
     logger,
@@ -114,6 +115,6 @@ export async function startBenchStack(config: Config, logger: Logger, parts: Par
     providerUrl,
     token: TOKEN,
     pids: { postgres: pid(/\/postgres$/, 'postgres'), temporal: pid(/\/temporal$/, 'temporal'), provider: provider.pid },
-    startWorker: () => spawnNode('worker', 'worker/main.ts', workerEnv, logger, parts),
+    startWorker: () => spawnNode('worker', 'worker/main.ts', workerEnv, logger, parts, WORKER_NODE_FLAGS),
   };
 }

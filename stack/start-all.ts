@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../config/logger';
+import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 import { migrateLatest } from '../storage/migrate';
 import { startFakeProvider } from './fake-provider';
 import { spawnManaged } from './managed-process';
@@ -18,8 +19,8 @@ const API_STARTUP_TIMEOUT_MS = 60_000;
 
 /** The service's processes, with how long each may take to drain when stopped. */
 const SERVICES = [
-  { name: 'worker', entry: 'worker/main.ts', stopTimeoutMs: 30_000 },
-  { name: 'api', entry: 'api/main.ts', stopTimeoutMs: 10_000 },
+  { name: 'worker', entry: 'worker/main.ts', flags: WORKER_NODE_FLAGS, stopTimeoutMs: 30_000 },
+  { name: 'api', entry: 'api/main.ts', flags: [], stopTimeoutMs: 10_000 },
 ];
 
 /**
@@ -79,11 +80,11 @@ export async function startAll(config: Config, logger: Logger, parts: Parts, sig
   logger.info({ applied }, applied.length ? 'migrations applied' : 'schema is up to date');
   signals.throwIfRequested();
 
-  for (const { name, entry, stopTimeoutMs } of SERVICES) {
+  for (const { name, entry, flags, stopTimeoutMs } of SERVICES) {
     const child = await spawnManaged({
       name,
       command: process.execPath,
-      args: ['--import', 'tsx', entry],
+      args: [...flags, '--import', 'tsx', entry],
       cwd: repoRoot,
       env,
       logger,

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
+import { WORKER_NODE_FLAGS } from '../../worker/node-flags';
 import { testStack } from './stack';
 
 const root = path.join(__dirname, '..', '..');
@@ -18,7 +19,7 @@ export class WorkerProcess {
   async start(): Promise<void> {
     const { databaseUrl, temporalAddress, namespace } = testStack();
     this.output = '';
-    const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+    const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', 'worker/main.ts'], {
       cwd: root,
       env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: namespace, LOG_LEVEL: 'info', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
