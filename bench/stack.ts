@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../config/logger';
-import { spawnManaged, type ManagedProcess } from '../stack/managed-process';
 import type { Parts } from '../stack/parts';
+import type { ManagedProcess } from '../stack/managed-process';
+import { startNodePart } from '../stack/node-part';
 import { startEmbeddedPostgres } from '../stack/postgres';
-import { repoRoot } from '../stack/repo-root';
 import { tcpProbe } from '../stack/tcp-probe';
 import { temporalCliPath } from '../stack/temporal-cli';
 import { startTemporalDevServer } from '../stack/temporal-server';
@@ -41,21 +41,9 @@ function freePort(): Promise<number> {
   });
 }
 
-/** A node child running `entry` with tsx, as `npm run worker` would but without npm in between. */
-async function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logger: Logger, parts: Parts, flags: string[] = []) {
-  const child = await spawnManaged({
-    name,
-    // process.execPath, not npm: the pid is the node process itself, whose memory is measured.
-    command: process.execPath,
-    args: [...flags, '--import', 'tsx', entry],
-    cwd: repoRoot,
-    env,
-    logger,
-    output: 'inherit',
-    stopTimeoutMs: 30_000,
-  });
-  parts.add({ name, exited: child.exited, stop: async () => void (await child.stop()) });
-  return child;
+/** The measured processes run as `npm run worker` would run them, minus npm (whose pid is not node's). */
+function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logger: Logger, parts: Parts, flags: string[] = []) {
+  return startNodePart(parts, { name, entry, flags, env, logger, stopTimeoutMs: 30_000 });
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Logger } from '../config/logger';
 import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 import { migrateLatest } from '../storage/migrate';
 import { startFakeProvider } from './fake-provider';
-import { spawnManaged } from './managed-process';
+import { startNodePart } from './node-part';
 import type { Parts } from './parts';
 import { DATABASE_NAME, startEmbeddedPostgres } from './postgres';
 import { repoRoot } from './repo-root';
@@ -81,17 +81,7 @@ export async function startAll(config: Config, logger: Logger, parts: Parts, sig
   signals.throwIfRequested();
 
   for (const { name, entry, flags, stopTimeoutMs } of SERVICES) {
-    const child = await spawnManaged({
-      name,
-      command: process.execPath,
-      args: [...flags, '--import', 'tsx', entry],
-      cwd: repoRoot,
-      env,
-      logger,
-      output: 'inherit',
-      stopTimeoutMs,
-    });
-    parts.add({ name, exited: child.exited, stop: async () => void (await child.stop()) });
+    const child = await startNodePart(parts, { name, entry, flags, env, logger, stopTimeoutMs });
     if (name === 'api') {
       const host = ['0.0.0.0', '::'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
       await waitUntilReady(child, () => tcpProbe(host, config.PORT), API_STARTUP_TIMEOUT_MS);
