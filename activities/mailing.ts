@@ -1,13 +1,16 @@
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { Sema } from 'async-sema';
 import type { Logger } from '../config/logger';
+import { recordAudienceChunk } from '../storage/audience';
+import * as lifecycle from '../storage/mailing-lifecycle';
 import * as mailings from '../storage/mailings';
-import * as messages from '../storage/messages';
 import type { Provider } from './provider';
 import type { RateLimiter } from './rate-limit';
 import { BatchReport, SendBatch, SendingPolicy } from './send-batch';
 
 export type { BatchReport, SendingPolicy };
+export type { StartClaim } from '../storage/mailing-lifecycle';
 
 export interface MailingActivityDeps {
   provider: Provider;
@@ -17,51 +20,74 @@ export interface MailingActivityDeps {
   logger: Logger;
 }
 
+// Clients per audience chunk: one short transaction each, so a delete or an edit waits at most that long.
+const AUDIENCE_CHUNK = 10_000;
+
+/** A mailing row that does not exist cannot come back by retrying. */
+export function mailingNotFound(mailingId: number): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`mailing ${mailingId} does not exist`, 'MailingNotFound');
+}
+
 export function createMailingActivities({ provider, rateLimiter, policy, logger }: MailingActivityDeps) {
   const slots = new Sema(policy.concurrency);
+
+  /** Records the audience chunk by chunk until every matching client has a message; resumes where a crash left off. */
+  async function recordAudience(mailingId: number): Promise<number> {
+    const activity = Context.current();
+    let recorded = 0;
+    for (;;) {
+      const chunk = await recordAudienceChunk(mailingId, AUDIENCE_CHUNK);
+      recorded += chunk.recorded;
+      if (chunk.done) break;
+      activity.heartbeat(recorded);
+      // Between chunks, never inside one: a cancelled recording leaves whole chunks behind.
+      if (activity.cancellationSignal.aborted) await activity.cancelled;
+    }
+    logger.info({ mailingId, recorded }, 'mailing audience recorded');
+    return recorded;
+  }
+
+  /** Deleted (or cancelled in Temporal): unsent messages are cancelled once nothing sends any more. */
+  async function cancelMailing(mailingId: number): Promise<void> {
+    await lifecycle.markDeleted(mailingId);
+    const cancelled = await lifecycle.closeDeleted(mailingId);
+    logger.info({ mailingId, cancelled }, 'mailing cancelled');
+  }
 
   return {
     async readSchedule(mailingId: number): Promise<mailings.MailingSchedule | null> {
       return (await mailings.readSchedule(mailingId)) ?? null;
     },
 
-    /** Records the audience as pending messages and marks the mailing running. */
-    async startSending(mailingId: number): Promise<number> {
-      const terms = await mailings.readSendingTerms(mailingId);
-      if (!terms || terms.deleted) return 0;
-      const recorded = await messages.recordAudience(mailingId, terms.filter);
-      await mailings.setMailingStatus(mailingId, 'running');
-      logger.info({ mailingId, recorded }, 'mailing started');
-      return recorded;
+    async claimStart(mailingId: number): Promise<lifecycle.StartClaim> {
+      const claim = await lifecycle.claimStart(mailingId);
+      logger.info({ mailingId, ...claim }, 'mailing start claimed');
+      return claim;
     },
 
-    /** After a filter edit: newly matching clients get a message, those no longer matching lose theirs. */
-    async syncAudience(mailingId: number): Promise<void> {
-      const terms = await mailings.readSendingTerms(mailingId);
-      if (!terms || terms.deleted) return;
-      const added = await messages.recordAudience(mailingId, terms.filter);
-      const cancelled = await messages.cancelUnmatched(mailingId, terms.filter);
-      logger.info({ mailingId, added, cancelled }, 'mailing audience updated');
-    },
+    recordAudience,
 
     /** Sends up to `limit` due messages of a mailing; see SendBatch. */
     sendBatch(mailingId: number, limit: number): Promise<BatchReport> {
       return new SendBatch({ activity: Context.current(), provider, rateLimiter, slots, policy, logger }, mailingId, limit).run();
     },
 
-    /** At the end time every message still pending expires; the mailing is `expired` if any did. */
-    async finishMailing(mailingId: number, reachedEnd: boolean): Promise<'finished' | 'expired'> {
-      if (reachedEnd) await messages.closePending(mailingId, 'expired', 'the mailing ended before the message could be sent');
-      const counts = (await messages.countsByMailing([mailingId])).get(mailingId)!;
-      const status = counts.expired > 0 ? 'expired' : 'finished';
-      await mailings.setMailingStatus(mailingId, status);
-      logger.info({ mailingId, status, ...counts }, 'mailing finished');
+    /** Nothing pending any more, or the end time came (what is still pending expires). */
+    async finishMailing(mailingId: number, reachedEnd: boolean): Promise<lifecycle.FinalStatus | 'running'> {
+      const status = await lifecycle.finishRun(mailingId, reachedEnd);
+      logger.info({ mailingId, status }, 'mailing finished');
       return status;
     },
 
-    async cancelMailing(mailingId: number): Promise<void> {
-      const cancelled = await messages.closePending(mailingId, 'cancelled', 'the mailing was deleted');
-      logger.info({ mailingId, cancelled }, 'mailing cancelled');
+    cancelMailing,
+
+    // Histories written before the lifecycle change (workflows/legacy-mailing.ts) call these two.
+    async startSending(mailingId: number): Promise<number> {
+      const claim = await lifecycle.claimStart(mailingId);
+      return claim.result === 'started' ? recordAudience(mailingId) : 0;
+    },
+    syncAudience: async (mailingId: number): Promise<void> => {
+      await recordAudience(mailingId);
     },
   };
 }

@@ -60,11 +60,12 @@ function classifyStatus(status: number, body: string, retryAfter: string | strin
   return { result: 'retry', error: `provider answered ${status}` };
 }
 
-/** `abandoned` is the caller's signal (end time, cancellation); the request's own timeout is not abandonment. */
-function classifyError(error: unknown, abandoned: AbortSignal): Delivery {
+/** `abandoned` is the caller's signal (end time, cancellation); the request's own deadline is not abandonment. */
+function classifyError(error: unknown, abandoned: AbortSignal, timedOut: boolean): Delivery {
   if (abandoned.aborted) return { result: 'retry', error: `request abandoned: ${String(abandoned.reason?.message ?? abandoned.reason)}` };
   const code = (error as { code?: string }).code ?? '';
   if (
+    timedOut ||
     error instanceof undiciErrors.HeadersTimeoutError ||
     error instanceof undiciErrors.BodyTimeoutError ||
     error instanceof undiciErrors.ConnectTimeoutError
@@ -74,27 +75,51 @@ function classifyError(error: unknown, abandoned: AbortSignal): Delivery {
   return { result: 'retry', error: `provider unreachable: ${code || (error as Error).message}`, unreachable: UNREACHABLE.has(code) };
 }
 
-/** The HTTP client of the real provider's contract: POST {url}/send/{msgId} with a bearer token. */
+// How often requests are checked against their deadline: a request lasts at most timeoutMs plus this.
+const DEADLINE_SWEEP_MS = 50;
+
+/**
+ * The HTTP client of the real provider's contract: POST {url}/send/{msgId} with a bearer token. Each
+ * request has one total deadline (connect, headers and body together within `timeoutMs`), so a send
+ * batch can size its leases from it; one sweeping timer enforces every deadline, not a timer per request.
+ */
 export function createProvider({ url, token, timeoutMs, connections }: ProviderOptions): Provider {
-  // The agent's timeouts bound every request, so no timer or signal is made per request.
   const agent = new Agent({ connections, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 10_000 });
   const base = url.replace(/\/+$/, '');
+  const deadlines = new Map<AbortController, number>();
+  const sweeper = setInterval(() => {
+    const now = performance.now();
+    for (const [controller, deadline] of deadlines) if (now >= deadline) controller.abort(new Error('deadline'));
+  }, DEADLINE_SWEEP_MS);
+  sweeper.unref();
+
   return {
     async send(message, signal) {
+      const controller = new AbortController();
+      const abandon = () => controller.abort(signal.reason);
+      signal.addEventListener('abort', abandon, { once: true });
+      deadlines.set(controller, performance.now() + timeoutMs);
       try {
+        if (signal.aborted) abandon();
         const response = await request(`${base}/send/${message.id}`, {
           method: 'POST',
           dispatcher: agent,
-          signal,
+          signal: controller.signal,
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
           body: JSON.stringify({ id: message.id, phone: Number(message.phone), text: message.text }),
         });
         const body = await response.body.text();
         return classifyStatus(response.statusCode, body, response.headers['retry-after']);
       } catch (error) {
-        return classifyError(error, signal);
+        return classifyError(error, signal, controller.signal.aborted && !signal.aborted);
+      } finally {
+        deadlines.delete(controller);
+        signal.removeEventListener('abort', abandon);
       }
     },
-    close: () => agent.close(),
+    close: async () => {
+      clearInterval(sweeper);
+      await agent.close();
+    },
   };
 }

@@ -1,10 +1,9 @@
 import type { MailingService } from '../domain/mailings';
 
-const MAILINGS_PER_RUN = 500;
-
-export function createReconcileActivities(mailings: Pick<MailingService, 'startUnstarted'>) {
+export function createReconcileActivities(mailings: Pick<MailingService, 'reconcile'>) {
   return {
-    startUnstartedMailings: () => mailings.startUnstarted(MAILINGS_PER_RUN),
+    /** Named for what it first did; it now also restarts closed workflows of open mailings. */
+    startUnstartedMailings: () => mailings.reconcile(),
   };
 }
 

@@ -7,6 +7,7 @@ import * as mailings from '../storage/mailings';
 import type { SendingTerms } from '../storage/mailings';
 import * as messages from '../storage/messages';
 import type { ClaimedMessage, SendOutcome } from '../storage/messages';
+import { mailingNotFound } from './mailing';
 import type { Delivery, Provider } from './provider';
 import type { RateLimiter } from './rate-limit';
 
@@ -28,6 +29,8 @@ export interface BatchReport {
   retried: number;
   /** The provider looked down (connections refused): the workflow should pause before the next batch. */
   providerDown: boolean;
+  /** The end time has passed by the database's clock: what is pending can only expire. */
+  ended: boolean;
   pending: number;
   nextDueAt: string | null;
 }
@@ -48,6 +51,11 @@ const FLUSH_INTERVAL_MS = 50;
 const OUTCOME_WRITE_ATTEMPTS = 30;
 // Timers cannot be longer; a mailing may end later than that.
 const MAX_TIMER_MS = 2 ** 31 - 1;
+// The mailing's text and end time are read again when older than this, so an edit reaches requests not
+// yet started within it; an edit may move a running mailing's end no closer than END_NOTICE_MS (domain).
+const TERMS_TTL_MS = 1_000;
+// No request starts this close to the end: covers the time a request takes to leave this process.
+const END_MARGIN_MS = 50;
 
 /** Full jitter over an exponential backoff, so that retries of many messages spread out. */
 function backoffMs(policy: SendingPolicy, attempt: number): number {
@@ -55,15 +63,25 @@ function backoffMs(policy: SendingPolicy, attempt: number): number {
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
-function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Delivery): SendOutcome {
+/**
+ * What to write for an answer. A retry is never due after the last moment a request may still start
+ * (while an earlier attempt could succeed), and an unreachable provider (the whole provider, not this
+ * message) neither counts as an attempt nor grows the message's backoff.
+ */
+function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Delivery, lastStartAt: number): SendOutcome {
   switch (delivery.result) {
     case 'sent':
-      return { id: message.id, status: 'sent', error: null, retryAt: null };
+      return { id: message.id, status: 'sent', error: null, retryAt: null, attempted: true };
     case 'failed':
-      return { id: message.id, status: 'failed', error: delivery.error, retryAt: null };
+      return { id: message.id, status: 'failed', error: delivery.error, retryAt: null, attempted: true };
     case 'retry': {
-      const delay = delivery.retryAfterMs ?? backoffMs(policy, message.attempts + 1);
-      return { id: message.id, status: 'pending', error: delivery.error, retryAt: new Date(Date.now() + delay) };
+      const now = Date.now();
+      const delay = delivery.unreachable ? policy.retryInitialMs : backoffMs(policy, message.attempts + 1);
+      const retryAt =
+        delivery.retryAfterMs !== undefined
+          ? now + delivery.retryAfterMs
+          : Math.max(now + Math.min(delay, policy.retryInitialMs), Math.min(now + delay, lastStartAt - policy.requestTimeoutMs));
+      return { id: message.id, status: 'pending', error: delivery.error, retryAt: new Date(retryAt), attempted: !delivery.unreachable };
     }
   }
 }
@@ -71,23 +89,30 @@ function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Del
 /**
  * One run of the send activity: claims due messages of a mailing, sends them with at most
  * `policy.concurrency` requests in flight on this worker and writes each outcome within 50 ms.
- * No request starts at or after the mailing's end time or after a cancellation.
+ * No request starts at or after the mailing's end time (by the database's clock, measured here on the
+ * monotonic clock) or after a cancellation.
  */
 export class SendBatch {
-  private readonly report: BatchReport = { attempted: 0, sent: 0, failed: 0, retried: 0, providerDown: false, pending: 0, nextDueAt: null };
-  private readonly outcomes: SendOutcome[] = [];
+  private readonly report: BatchReport = { attempted: 0, sent: 0, failed: 0, retried: 0, providerDown: false, ended: false, pending: 0, nextDueAt: null };
+  private readonly outcomes: { token: string; outcome: SendOutcome }[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private queue: ClaimedMessage[] = [];
+  private token = '';
   private claimedAt = 0;
   private claimedUpTo = 0;
-  private terms?: SendingTerms;
+  private terms!: SendingTerms;
+  private initialFilter = '';
+  /** When (performance.now()) the terms were asked for, and the last moment a request may start. */
+  private termsReadAt = -Infinity;
+  private deadline = 0;
   private stop: AbortSignal;
   private flushing?: Promise<void>;
   private flushedAt = Date.now();
   private unreachableStreak = 0;
   private unauthorizedLogged = false;
-  // A lease outlives any request of the batch, so only a batch that died loses its messages to another;
-  // messages still unsent when their lease is about to run out are left to whoever claims them next.
+  // A lease outlives any request of the batch (a request lasts at most requestTimeoutMs in all), so only
+  // a batch that died loses its messages to another; messages still unsent when their lease is about to
+  // run out are left to whoever claims them next.
   private readonly leaseMs: number;
   private readonly claimTtlMs: number;
 
@@ -108,14 +133,15 @@ export class SendBatch {
     const alive = setInterval(() => activity.heartbeat(this.report.attempted), 1000);
     const flusher = setInterval(() => this.flushSoon(), FLUSH_INTERVAL_MS);
     try {
+      if (!(await this.refreshTerms())) throw mailingNotFound(this.mailingId);
       // A new filter ends the batch early, so that the workflow re-syncs the audience first.
-      const initialFilter = JSON.stringify((await mailings.readSendingTerms(this.mailingId))?.filter);
+      this.initialFilter = JSON.stringify(this.terms.filter);
       try {
         while (this.report.attempted < this.limit && !this.report.providerDown) {
           await slots.acquire();
           let launched = false;
           try {
-            launched = await this.launchNext(initialFilter);
+            launched = await this.launchNext();
           } finally {
             if (!launched) slots.release();
           }
@@ -127,7 +153,8 @@ export class SendBatch {
         clearInterval(flusher);
         await this.flushPatiently();
       }
-      if (Date.now() - this.claimedAt < this.claimTtlMs) await messages.releaseLeases(this.queue.map((m) => m.id));
+      if (performance.now() - this.claimedAt < this.claimTtlMs) await messages.releaseLeases(this.token, this.queue.map((m) => m.id));
+      this.report.ended = this.terms.msLeft <= 0 || performance.now() >= this.deadline + END_MARGIN_MS;
       Object.assign(this.report, await messages.pendingSummary(this.mailingId));
     } finally {
       clearInterval(alive);
@@ -139,17 +166,20 @@ export class SendBatch {
   }
 
   /** Starts the next request in an acquired slot; false when there is nothing more to start. */
-  private async launchNext(initialFilter: string): Promise<boolean> {
-    if (this.queue.length === 0 && !(await this.claim(initialFilter))) return false;
-    await this.deps.rateLimiter.acquire();
-    if (this.stop.aborted || Date.now() >= this.terms!.endAt.getTime()) return false;
-    if (Date.now() - this.claimedAt > this.claimTtlMs) {
+  private async launchNext(): Promise<boolean> {
+    for (;;) {
+      if (this.queue.length === 0 && !(await this.claim())) return false;
+      await this.deps.rateLimiter.acquire();
+      if (performance.now() - this.termsReadAt > TERMS_TTL_MS) await this.refreshTerms();
+      if (!this.maySend()) return false;
+      // Messages whose lease is about to run out are left to the next claimer.
+      if (performance.now() - this.claimedAt <= this.claimTtlMs) break;
       this.queue = [];
-      return this.launchNext(initialFilter);
     }
     const message = this.queue.shift()!;
     this.report.attempted++;
-    const sending: Promise<void> = this.deliver(message, this.terms!.text).finally(() => {
+    const token = this.token;
+    const sending: Promise<void> = this.deliver(token, message, this.terms.text).finally(() => {
       this.deps.slots.release();
       this.inFlight.delete(sending);
     });
@@ -157,31 +187,49 @@ export class SendBatch {
     return true;
   }
 
-  /** Re-reads the mailing before each claim, so a new text or end time applies to unsent messages. */
-  private async claim(initialFilter: string): Promise<boolean> {
+  private maySend(): boolean {
+    const { terms } = this;
+    return !this.stop.aborted && !terms.deleted && JSON.stringify(terms.filter) === this.initialFilter && performance.now() < this.deadline;
+  }
+
+  /**
+   * Reads the mailing's text, filter and time left by the database's clock, so that an edit applies to
+   * messages not yet sent and the end time holds whatever this machine's clock says.
+   */
+  private async refreshTerms(): Promise<boolean> {
+    const askedAt = performance.now();
     const terms = await mailings.readSendingTerms(this.mailingId);
+    if (!terms) return false;
     this.terms = terms;
-    if (!terms || terms.deleted || JSON.stringify(terms.filter) !== initialFilter) return false;
-    const untilEnd = terms.endAt.getTime() - Date.now();
-    if (untilEnd <= 0) return false;
-    this.stop = AbortSignal.any([this.deps.activity.cancellationSignal, AbortSignal.timeout(Math.min(untilEnd, MAX_TIMER_MS))]);
+    this.termsReadAt = askedAt;
+    this.deadline = askedAt + terms.msLeft - END_MARGIN_MS;
+    const untilEnd = Math.max(0, this.deadline - performance.now());
+    this.stop = AbortSignal.any([this.deps.activity.cancellationSignal, AbortSignal.timeout(Math.ceil(Math.min(untilEnd, MAX_TIMER_MS)))]);
     // Every request in flight listens to it; that many listeners is by design, not a leak.
     setMaxListeners(0, this.stop);
-    this.queue = await messages.claimDue(this.mailingId, Math.min(this.deps.policy.concurrency, this.limit - this.report.attempted), this.leaseMs, this.claimedUpTo);
-    this.claimedAt = Date.now();
-    this.claimedUpTo = Math.max(this.claimedUpTo, ...this.queue.map((m) => m.id));
+    return true;
+  }
+
+  private async claim(): Promise<boolean> {
+    if (!(await this.refreshTerms())) return false;
+    if (!this.maySend()) return false;
+    const claim = await messages.claimDue(this.mailingId, Math.min(this.deps.policy.concurrency, this.limit - this.report.attempted), this.leaseMs, this.claimedUpTo);
+    this.claimedAt = performance.now();
+    this.token = claim.token;
+    this.queue = claim.messages;
+    if (this.queue.length > 0) this.claimedUpTo = Math.max(this.claimedUpTo, this.queue[this.queue.length - 1].id);
     return this.queue.length > 0;
   }
 
-  private async deliver(message: ClaimedMessage, text: string): Promise<void> {
+  private async deliver(token: string, message: ClaimedMessage, text: string): Promise<void> {
     const { provider, policy, logger } = this.deps;
     const { mailingId, report } = this;
     if (!message.phone) {
-      this.outcomes.push({ id: message.id, status: 'cancelled', error: 'client was deleted', retryAt: null });
+      this.outcomes.push({ token, outcome: { id: message.id, status: 'cancelled', error: 'client was deleted', retryAt: null, attempted: false } });
       return;
     }
     const delivery = await provider.send({ id: message.id, phone: message.phone, text }, this.stop);
-    this.outcomes.push(toOutcome(policy, message, delivery));
+    this.outcomes.push({ token, outcome: toOutcome(policy, message, delivery, this.terms.endAt.getTime() - END_MARGIN_MS) });
     this.flushSoon();
     report[delivery.result === 'retry' ? 'retried' : delivery.result]++;
     this.unreachableStreak = delivery.result === 'retry' && delivery.unreachable ? this.unreachableStreak + 1 : 0;
@@ -195,17 +243,19 @@ export class SendBatch {
     }
   }
 
+  /** Writes the buffered outcomes, each under the claim it belongs to. */
   private async flush(): Promise<void> {
     this.flushedAt = Date.now();
     const batch = this.outcomes.splice(0);
     try {
-      await messages.recordOutcomes(batch);
+      for (const token of new Set(batch.map((o) => o.token))) {
+        await messages.recordOutcomes(token, batch.filter((o) => o.token === token).map((o) => o.outcome));
+      }
     } catch (error) {
       this.outcomes.unshift(...batch);
       throw error;
     }
   }
-
   /** Writes buffered outcomes when enough have gathered or the oldest is due; a failed write keeps them buffered. */
   private flushSoon(): void {
     if (this.flushing || this.outcomes.length === 0) return;

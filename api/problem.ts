@@ -1,7 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type Koa from 'koa';
 import { DataError } from 'objection';
-import { isConnectionError } from '../storage/database';
+import { isConnectionError, isTransientConflict } from '../storage/database';
 import { ConflictError, DomainError, InvalidInputError, NotFoundError, UnavailableError } from '../domain/errors';
 
 export interface FieldError {
@@ -49,10 +49,13 @@ function toProblem(error: unknown): Problem | undefined {
   if (error instanceof DomainError) return fromDomain(error);
   if (error instanceof DataError) return new Problem(400, 'Invalid request', 'a value cannot be stored as given', [{ field: 'body', message: 'a value cannot be stored as given' }]);
   if (isConnectionError(error)) return new Problem(503, 'Service unavailable', 'the database is unreachable; retry later');
+  if (isTransientConflict(error)) return new Problem(503, 'Service unavailable', 'the request conflicted with concurrent work; retry it');
   const status = (error as { status?: number; expose?: boolean })?.status;
   if (typeof status === 'number' && status >= 400 && status < 500) return fromHttpError(error as { status: number; message: string });
   return undefined;
 }
+
+const RETRY_AFTER_SECONDS = 1;
 
 /** The one place where failures become HTTP answers; anything unexpected is logged and answered 500. */
 export function problems(): Koa.Middleware {
@@ -64,6 +67,8 @@ export function problems(): Koa.Middleware {
       if (!problem) ctx.state.logger.error({ err: error }, 'request failed');
       const { status, title, detail, errors } = problem ?? new Problem(500, 'Internal server error');
       ctx.status = status;
+      // Every 503 is worth repeating (a dependency away, a conflict, sending still stopping).
+      if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.type = 'application/problem+json';
       ctx.body = { type: 'about:blank', title, status, ...(detail && { detail }), ...(errors && { errors }) };
     }

@@ -19,16 +19,14 @@ export interface BaselineOptions {
  * Returns the id of the mailing row whose messages it sent.
  */
 export async function runBaseline(db: Database, { providerUrl, token, concurrency, timeoutMs }: BaselineOptions): Promise<number> {
-  // workflow_started: the worker's reconciler must not start a workflow for this row.
+  // Final from the start: the worker's reconciler must not start a workflow for this row.
   const { rows } = await db.raw(
-    `INSERT INTO mailings (start_at, end_at, text, status, workflow_started)
-     VALUES (now(), now() + interval '1 hour', 'Benchmark message', 'running', true) RETURNING id`,
+    `INSERT INTO mailings (start_at, end_at, text, status, audience_done)
+     VALUES (now(), now() + interval '1 hour', 'Benchmark message', 'finished', true) RETURNING id`,
   );
   const mailingId = Number(rows[0].id);
-  await messages.recordAudience(mailingId, {});
-  const queue: { id: string; phone: string }[] = (
-    await db.raw(`SELECT m.id, c.phone_number AS phone FROM messages m JOIN clients c ON c.id = m.client_id WHERE m.mailing_id = ? ORDER BY m.id`, [mailingId])
-  ).rows;
+  await db.raw(`INSERT INTO messages (mailing_id, client_id, phone) SELECT ?, id, phone_number FROM clients ORDER BY id`, [mailingId]);
+  const { token: claim, messages: queue } = await messages.claimDue(mailingId, 10_000_000, 3_600_000);
 
   const provider = createProvider({ url: providerUrl, token, timeoutMs, connections: concurrency });
   const outcomes: SendOutcome[] = [];
@@ -38,18 +36,17 @@ export async function runBaseline(db: Database, { providerUrl, token, concurrenc
     const never = new AbortController().signal;
     while (next < queue.length) {
       const { id, phone } = queue[next++];
-      const delivery = await provider.send({ id: Number(id), phone, text: 'Benchmark message' }, never);
+      const delivery = await provider.send({ id, phone: phone!, text: 'Benchmark message' }, never);
       const sent = delivery.result === 'sent';
-      outcomes.push({ id: Number(id), status: sent ? 'sent' : 'failed', error: sent ? null : delivery.error, retryAt: null });
-      if (outcomes.length >= FLUSH_EVERY) await messages.recordOutcomes(outcomes.splice(0));
+      outcomes.push({ id, status: sent ? 'sent' : 'failed', error: sent ? null : delivery.error, retryAt: null, attempted: true });
+      if (outcomes.length >= FLUSH_EVERY) await messages.recordOutcomes(claim, outcomes.splice(0));
     }
   };
   try {
     await Promise.all(Array.from({ length: concurrency }, sender));
-    await messages.recordOutcomes(outcomes.splice(0));
+    await messages.recordOutcomes(claim, outcomes.splice(0));
   } finally {
     await provider.close();
   }
-  await db.raw(`UPDATE mailings SET status = 'finished' WHERE id = ?`, [mailingId]);
   return mailingId;
 }

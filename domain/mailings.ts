@@ -1,7 +1,8 @@
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Logger } from '../config/logger';
+import * as lifecycle from '../storage/mailing-lifecycle';
 import * as store from '../storage/mailings';
-import type { AudienceFilter, Mailing, MailingFields, MailingStatus } from '../storage/mailings';
+import type { AudienceFilter, Mailing, MailingFields } from '../storage/mailings';
 import * as messages from '../storage/messages';
 import type { Page, PageRequest } from '../storage/page';
 import { MAILING_ID, mailingChanged, mailingWorkflow, mailingWorkflowId, SendLimits } from '../workflows/mailing';
@@ -21,8 +22,14 @@ export interface MailingServiceDeps {
   logger: Logger;
 }
 
-/** Which edits each status allows; finished and expired mailings are history. */
-const EDITABLE: MailingStatus[] = ['scheduled', 'running'];
+/**
+ * The least time a running mailing's new end may lie ahead: batches re-read the end every second, so
+ * an edit answered 200 reaches every request not yet started before the new end comes.
+ */
+export const END_NOTICE_MS = 5_000;
+// Mailings the reconciler looks at per run, and how many of their workflows it starts at once.
+const RECONCILE_LIMIT = 1_000;
+const RECONCILE_PARALLEL = 8;
 
 const asList = <T>(value: T | T[] | undefined): T[] | undefined =>
   value === undefined ? undefined : [...new Set(Array.isArray(value) ? value : [value])];
@@ -53,21 +60,42 @@ function toFields(input: MailingInput): MailingFields {
 export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, logger }: MailingServiceDeps) {
   const handle = (id: number) => temporal.workflow.getHandle(mailingWorkflowId(id));
 
-  /** Idempotent: a workflow that already exists, running or closed, counts as started. */
+  /**
+   * Idempotent: a running workflow is kept; a closed one (terminated, failed, timed out, or ended while
+   * its mailing was not final) is followed by a new run, which picks up from the mailing's state.
+   */
   async function ensureWorkflow(mailingId: number): Promise<void> {
+    await temporal.workflow.start(mailingWorkflow, {
+      taskQueue,
+      workflowId: mailingWorkflowId(mailingId),
+      args: [{ mailingId, limits }],
+      typedSearchAttributes: [{ key: MAILING_ID, value: mailingId }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+  }
+
+  /** Cancels the workflow and waits until it has stopped sending; a mailing with no workflow is closed here. */
+  async function stopSending(id: number): Promise<void> {
     try {
-      await temporal.workflow.start(mailingWorkflow, {
-        taskQueue,
-        workflowId: mailingWorkflowId(mailingId),
-        args: [{ mailingId, limits }],
-        typedSearchAttributes: [{ key: MAILING_ID, value: mailingId }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
+      await handle(id).cancel();
     } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      if (!(error instanceof WorkflowNotFoundError)) {
+        logger.error({ mailingId: id, err: error }, 'could not cancel the workflow of a deleted mailing');
+        throw new UnavailableError(`mailing ${id} was deleted but its sending could not be stopped yet; repeat the request`);
+      }
+      await lifecycle.closeDeleted(id);
+      return;
     }
-    await store.markWorkflowStarted(mailingId);
+    const wait = AbortSignal.timeout(stopWaitMs);
+    const stopped = await temporal.withAbortSignal(wait, () => handle(id).result()).then(
+      () => true,
+      () => !wait.aborted,
+    );
+    if (!stopped) {
+      logger.warn({ mailingId: id }, 'deleted mailing workflow has not stopped yet');
+      throw new UnavailableError(`mailing ${id} is deleted but still stopping; repeat the request to wait again`);
+    }
   }
 
   async function get(id: number): Promise<Mailing> {
@@ -78,15 +106,27 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
 
   async function edit(id: number, input: MailingInput): Promise<Mailing> {
     const current = await get(id);
-    if (!EDITABLE.includes(current.status)) {
+    if (!lifecycle.EDITABLE_STATUSES.includes(current.status)) {
       throw new ConflictError(`mailing ${id} is ${current.status} and can no longer be edited`, 'status');
     }
     const fields = toFields(input);
-    if (current.status === 'running' && Date.parse(fields.start_at) !== Date.parse(current.start_at)) {
-      throw new ConflictError(`mailing ${id} is running; its start_at can no longer change`, 'start_at');
+    if (current.status === 'running') {
+      if (Date.parse(fields.start_at) !== Date.parse(current.start_at)) {
+        throw new ConflictError(`mailing ${id} is running; its start_at can no longer change`, 'start_at');
+      }
+      if (Date.parse(fields.end_at) !== Date.parse(current.end_at) && Date.parse(fields.end_at) < Date.now() + END_NOTICE_MS) {
+        throw new InvalidInputError(`a running mailing's end_at must be at least ${END_NOTICE_MS / 1000} s from now`, 'end_at');
+      }
     }
-    const updated = await store.updateMailing(id, fields, current.status === 'running' ? ['running'] : EDITABLE);
-    if (!updated) throw new ConflictError(`mailing ${id} changed status while being edited; read it and retry`, 'status');
+    // Saved only in the status read above: an edit that races the start is refused, never ignored.
+    const updated = await lifecycle.applyEdit(id, fields, current.status);
+    if (!updated) {
+      const now = await store.findMailing(id);
+      if (now?.status === 'running' && Date.parse(fields.start_at) !== Date.parse(now.start_at)) {
+        throw new ConflictError(`mailing ${id} started while being edited; its start_at can no longer change`, 'start_at');
+      }
+      throw new ConflictError(`mailing ${id} changed status while being edited; read it and retry`, 'status');
+    }
     try {
       await handle(id).signal(mailingChanged);
     } catch (error) {
@@ -125,30 +165,17 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
     },
 
     /**
-     * Marks the mailing deleted and its unsent messages cancelled, then cancels the workflow and waits
-     * until its batches have stopped, so that no provider request starts after the answer.
+     * Marks the mailing deleted, cancels its workflow and answers once sending has stopped and its
+     * unsent messages are cancelled, so that no provider request starts after the answer. Repeating a
+     * delete that answered 503 waits again; a mailing deleted and closed is gone (404).
      */
     async remove(id: number): Promise<void> {
-      const deleted = await store.MailingRow.transaction(async (trx) => {
-        if (!(await store.softDeleteMailing(id, trx))) return false;
-        await messages.closePending(id, 'cancelled', 'the mailing was deleted', trx);
-        return true;
-      });
-      if (!deleted) throw new NotFoundError(`mailing ${id} does not exist`);
-      logger.info({ mailingId: id }, 'mailing deleted');
-      try {
-        await handle(id).cancel();
-      } catch (error) {
-        if (error instanceof WorkflowNotFoundError) return;
-        logger.error({ mailingId: id, err: error }, 'could not cancel the workflow of a deleted mailing');
-        throw new UnavailableError(`mailing ${id} was deleted but its workflow could not be cancelled yet`);
+      const deletion = await lifecycle.markDeleted(id);
+      if (!deletion || (deletion.wasDeleted && lifecycle.FINAL_STATUSES.includes(deletion.status))) {
+        throw new NotFoundError(`mailing ${id} does not exist`);
       }
-      const wait = AbortSignal.timeout(stopWaitMs);
-      const stopped = await temporal.withAbortSignal(wait, () => handle(id).result()).then(
-        () => true,
-        () => !wait.aborted,
-      );
-      if (!stopped) logger.warn({ mailingId: id }, 'deleted mailing workflow has not stopped yet');
+      if (!deletion.wasDeleted) logger.info({ mailingId: id }, 'mailing deleted');
+      await stopSending(id);
     },
 
     async summary(page: PageRequest): Promise<MailingSummaryPage> {
@@ -171,10 +198,17 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
       return { mailing, counts: counts.get(id)!, ...times, messages: list };
     },
 
-    /** Starts the workflows of mailings saved while Temporal was unreachable. */
-    async startUnstarted(limit: number): Promise<number> {
-      const ids = await store.unstartedMailingIds(limit);
-      for (const id of ids) await ensureWorkflow(id);
+    /**
+     * Every mailing that is not final has a running workflow: starts those saved while Temporal was
+     * unreachable and restarts those whose workflow closed (terminated, failed, timed out).
+     */
+    async reconcile(): Promise<number> {
+      const ids = await lifecycle.openMailingIds(RECONCILE_LIMIT);
+      const queue = [...ids];
+      const worker = async () => {
+        for (let id = queue.shift(); id !== undefined; id = queue.shift()) await ensureWorkflow(id);
+      };
+      await Promise.all(Array.from({ length: RECONCILE_PARALLEL }, worker));
       return ids.length;
     },
   };

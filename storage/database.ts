@@ -1,6 +1,7 @@
 import knex, { Knex } from 'knex';
 import { Model, UniqueViolationError } from 'objection';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Database = Knex;
 
@@ -33,4 +34,30 @@ export function isConnectionError(error: unknown): boolean {
     e?.name === 'KnexTimeoutError' ||
     /Unable to acquire a connection|Connection terminated/.test(e?.message ?? '')
   );
+}
+
+/** SQLSTATEs of a transaction PostgreSQL aborted to break a deadlock or a serialization conflict. */
+const TRANSIENT_CONFLICTS = new Set(['40P01', '40001']);
+
+/** True when the database aborted the statement over a conflict with another transaction; repeating it may succeed. */
+export function isTransientConflict(error: unknown): boolean {
+  const e = error as { code?: string; nativeError?: { code?: string } };
+  return TRANSIENT_CONFLICTS.has(e?.code ?? e?.nativeError?.code ?? '');
+}
+
+const CONFLICT_ATTEMPTS = 4;
+
+/**
+ * Runs a statement (or transaction) that is safe to repeat, repeating it a few times with jitter when
+ * the database aborted it over a deadlock or serialization conflict; the last conflict is thrown.
+ */
+export async function retryOnConflict<T>(operation: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (attempt >= CONFLICT_ATTEMPTS || !isTransientConflict(error)) throw error;
+      await sleep(Math.random() * 50 * attempt);
+    }
+  }
 }

@@ -26,8 +26,8 @@ export class MailingRow extends Model {
   text!: string;
   filter!: AudienceFilter;
   status!: MailingStatus;
-  workflow_started!: boolean;
   deleted_at!: Date | null;
+  audience_done!: boolean;
 }
 
 const columns = ['id', 'start_at', 'end_at', 'text', 'filter', 'status'];
@@ -60,56 +60,37 @@ export async function listMailings(page: PageRequest): Promise<Page<Mailing>> {
   return toPage(rows.map(toMailing), page.limit);
 }
 
-/** Writes new fields only while the mailing is in one of `statuses`; a concurrent status change wins. */
-export async function updateMailing(id: number, fields: MailingFields, statuses: MailingStatus[]): Promise<Mailing | undefined> {
-  const [row] = await live()
-    .patch({ ...fields, updated_at: new Date() } as unknown as Partial<MailingRow>)
-    .where('id', id)
-    .whereIn('status', statuses)
-    .returning(columns);
-  return row && toMailing(row as unknown as MailingRow);
-}
-
-export async function setMailingStatus(id: number, status: MailingStatus): Promise<void> {
-  await MailingRow.query().patch({ status, updated_at: new Date() } as Partial<MailingRow>).where('id', id);
-}
-
-export async function markWorkflowStarted(id: number): Promise<void> {
-  await MailingRow.query().patch({ workflow_started: true }).where('id', id);
-}
-
-/** Mailings whose workflow Temporal has not yet accepted (served by a partial index). */
-export async function unstartedMailingIds(limit: number): Promise<number[]> {
-  const rows = await live().select('id').where('workflow_started', false).orderBy('id').limit(limit);
-  return rows.map((r) => Number(r.id));
-}
-
 /** What the workflow needs to know about its mailing, read fresh each time it wakes. */
 export interface MailingSchedule {
+  status: string;
   startAt: string;
   endAt: string;
   deleted: boolean;
+  /** Every matching client has a message (false until recorded, and again after a filter edit). */
+  audienceDone: boolean;
 }
 
 export async function readSchedule(id: number): Promise<MailingSchedule | undefined> {
-  const row = await MailingRow.query().findById(id).select('start_at', 'end_at', 'deleted_at');
-  return row && { startAt: row.start_at.toISOString(), endAt: row.end_at.toISOString(), deleted: row.deleted_at !== null };
-}
-
-export async function softDeleteMailing(id: number, trx: Parameters<typeof MailingRow.query>[0]): Promise<boolean> {
-  const count = await MailingRow.query(trx).patch({ deleted_at: new Date() } as Partial<MailingRow>).where('id', id).whereNull('deleted_at');
-  return count > 0;
+  const row = await MailingRow.query().findById(id).select('status', 'start_at', 'end_at', 'deleted_at', 'audience_done');
+  return row && { status: row.status, startAt: row.start_at.toISOString(), endAt: row.end_at.toISOString(), deleted: row.deleted_at !== null, audienceDone: row.audience_done };
 }
 
 /** What a send batch needs of its mailing; read at every claim so that edits apply to unsent messages. */
 export interface SendingTerms {
   text: string;
   endAt: Date;
+  /** Time left until `end_at` by the database's clock, the one clock that decides; 0 once it passed. */
+  msLeft: number;
   filter: AudienceFilter;
   deleted: boolean;
 }
 
 export async function readSendingTerms(id: number): Promise<SendingTerms | undefined> {
-  const row = await MailingRow.query().findById(id).select('text', 'end_at', 'filter', 'deleted_at');
-  return row && { text: row.text, endAt: row.end_at, filter: row.filter, deleted: row.deleted_at !== null };
+  const result = await MailingRow.knex().raw(
+    `SELECT text, end_at, filter, deleted_at IS NOT NULL AS deleted, greatest(0, extract(epoch FROM end_at - now()) * 1000) AS ms_left
+     FROM mailings WHERE id = ?`,
+    [id],
+  );
+  const row = result.rows[0];
+  return row && { text: row.text, endAt: row.end_at, msLeft: Number(row.ms_left), filter: row.filter, deleted: row.deleted };
 }

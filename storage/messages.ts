@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { Model } from 'objection';
 import type { components } from '../api/schema';
+import { retryOnConflict } from './database';
 import type { AudienceFilter } from './mailings';
 import { afterId, Page, PageRequest, toPage } from './page';
 
@@ -29,65 +31,53 @@ function toMessage(row: Record<string, unknown>): Message {
 }
 
 // A filter key that is absent matches every client; a present key matches any of its values.
-const MATCHES_FILTER = `(:codes::text[] IS NULL OR c.mobile_operator_code = ANY(:codes::text[]))
+export const MATCHES_FILTER = `(:codes::text[] IS NULL OR c.mobile_operator_code = ANY(:codes::text[]))
   AND (:tags::text[] IS NULL OR c.tag = ANY(:tags::text[]))`;
 
-const filterBindings = (filter: AudienceFilter) => ({
+export const filterBindings = (filter: AudienceFilter) => ({
   codes: filter.mobile_operator_code ?? null,
   tags: filter.tag ?? null,
 });
 
-/**
- * Records one pending message per matching client in a single statement, so the audience never
- * passes through application memory. The unique (mailing_id, client_id) key makes it idempotent.
- */
-export async function recordAudience(mailingId: number, filter: AudienceFilter): Promise<number> {
-  const result = await knex().raw(
-    `INSERT INTO messages (mailing_id, client_id, due_at)
-     SELECT :mailingId, c.id, now() FROM clients c WHERE ${MATCHES_FILTER}
-     ON CONFLICT (mailing_id, client_id) DO NOTHING`,
-    { mailingId, ...filterBindings(filter) },
-  );
-  return result.rowCount;
-}
-
-/** Pending messages of clients that no longer match the filter are cancelled; sent ones are history. */
-export async function cancelUnmatched(mailingId: number, filter: AudienceFilter): Promise<number> {
-  const result = await knex().raw(
-    `UPDATE messages m SET status = 'cancelled', last_error = 'client no longer matches the mailing filter', lease_until = NULL
-     FROM clients c
-     WHERE m.mailing_id = :mailingId AND m.status = 'pending' AND c.id = m.client_id AND NOT (${MATCHES_FILTER})`,
-    { mailingId, ...filterBindings(filter) },
-  );
-  return result.rowCount;
-}
+// Every statement that changes many message rows locks them in id order (a locking SELECT ... ORDER BY
+// id), so two such writers wait for each other instead of deadlocking; claims skip locked rows instead.
 
 export interface ClaimedMessage {
   id: number;
+  /** Null when no client has the message's phone any more (the client was deleted). */
   phone: string | null;
   attempts: number;
+}
+
+export interface Claim {
+  /** Names this claim: its outcomes are written only while it still holds the messages. */
+  token: string;
+  messages: ClaimedMessage[];
 }
 
 /**
  * Leases the next due messages of a mailing to one send batch. SKIP LOCKED lets parallel batches
  * (on any worker) take disjoint messages; a lease that runs out frees the messages of a batch that died.
  * A batch resumes after the last id it claimed (`afterId`), so it does not rescan the messages it
- * and its siblings hold leased at the front of the index.
+ * and its siblings hold leased at the front of the index. A message goes to its recorded phone while a
+ * client with that phone exists, so a client deleted and imported again is still messaged, once.
  */
-export async function claimDue(mailingId: number, limit: number, leaseMs: number, afterId = 0): Promise<ClaimedMessage[]> {
+export async function claimDue(mailingId: number, limit: number, leaseMs: number, afterId = 0): Promise<Claim> {
+  const token = randomUUID();
   const result = await knex().raw(
     `WITH due AS (
-       SELECT id, client_id FROM messages
+       SELECT id FROM messages
        WHERE mailing_id = :mailingId AND status = 'pending' AND id > :afterId AND due_at <= now()
          AND (lease_until IS NULL OR lease_until < now())
        ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
-     UPDATE messages m SET lease_until = now() + make_interval(secs => :leaseMs / 1000.0)
-     FROM due LEFT JOIN clients c ON c.id = due.client_id
-     WHERE m.id = due.id
-     RETURNING m.id, c.phone_number AS phone, m.attempts`,
-    { mailingId, limit, leaseMs, afterId },
+     UPDATE messages m SET lease_until = now() + make_interval(secs => :leaseMs / 1000.0), lease_token = :token
+     FROM due WHERE m.id = due.id
+     RETURNING m.id, m.attempts,
+       CASE WHEN EXISTS (SELECT 1 FROM clients c WHERE c.phone_number = m.phone) THEN m.phone END AS phone`,
+    { mailingId, limit, leaseMs, afterId, token },
   );
-  return result.rows.map((r: { id: string; phone: string | null; attempts: number }) => ({ ...r, id: Number(r.id) }));
+  const messages = result.rows.map((r: { id: string; phone: string | null; attempts: number }) => ({ ...r, id: Number(r.id) }));
+  return { token, messages: messages.sort((a: ClaimedMessage, b: ClaimedMessage) => a.id - b.id) };
 }
 
 export interface SendOutcome {
@@ -96,38 +86,84 @@ export interface SendOutcome {
   error: string | null;
   /** For a message to retry: when the next attempt may start. */
   retryAt: Date | null;
+  /** False when no request reached the provider (it was unreachable), so the retry backoff does not grow. */
+  attempted: boolean;
 }
 
-/**
- * Writes a batch of send outcomes in one statement; a success keeps the last error for the audit.
- * A delivery is recorded even over a cancellation or expiry that raced it, because the audit must
- * say what the provider accepted.
- */
-export async function recordOutcomes(outcomes: SendOutcome[]): Promise<void> {
-  if (outcomes.length === 0) return;
-  await knex().raw(
-    `UPDATE messages m SET
-       status = r.status,
-       attempts = m.attempts + 1,
-       sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE m.sent_at END,
-       last_error = COALESCE(r.error, m.last_error),
-       due_at = COALESCE(r.retry_at, m.due_at),
-       lease_until = NULL
-     FROM unnest(:ids::bigint[], :statuses::text[], :errors::text[], :retryAts::timestamptz[]) AS r(id, status, error, retry_at)
-     WHERE m.id = r.id AND (m.status = 'pending' OR r.status = 'sent')`,
-    {
-      ids: outcomes.map((o) => o.id),
-      statuses: outcomes.map((o) => o.status),
-      errors: outcomes.map((o) => o.error),
-      retryAts: outcomes.map((o) => o.retryAt),
-    },
+const MAX_ERROR_LENGTH = 500;
+
+/** Provider text made storable: no NUL bytes (PostgreSQL text refuses them), no lone surrogates, bounded. */
+export function storableText(text: string | null): string | null {
+  if (text === null) return null;
+  const clean = text.replace(/\u0000/g, '').toWellFormed();
+  return clean.length > MAX_ERROR_LENGTH ? `${clean.slice(0, MAX_ERROR_LENGTH - 1)}…` : clean;
+}
+
+async function writeOutcomes(token: string, outcomes: SendOutcome[]): Promise<void> {
+  const sorted = [...outcomes].sort((a, b) => a.id - b.id);
+  await retryOnConflict(() =>
+    knex().raw(
+      `WITH r AS (
+         SELECT * FROM unnest(:ids::bigint[], :statuses::text[], :errors::text[], :retryAts::timestamptz[], :attempted::boolean[])
+           AS r(id, status, error, retry_at, attempted)),
+       held AS (
+         SELECT m.id FROM messages m JOIN r ON r.id = m.id
+         WHERE m.status = 'pending' AND m.lease_token = :token ORDER BY m.id FOR UPDATE OF m)
+       UPDATE messages m SET
+         status = r.status,
+         attempts = m.attempts + r.attempted::int,
+         sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE m.sent_at END,
+         last_error = COALESCE(r.error, m.last_error),
+         due_at = COALESCE(r.retry_at, m.due_at),
+         lease_until = NULL,
+         lease_token = NULL
+       FROM r JOIN held ON held.id = r.id
+       WHERE m.id = r.id AND m.status = 'pending' AND m.lease_token = :token`,
+      {
+        token,
+        ids: sorted.map((o) => o.id),
+        statuses: sorted.map((o) => o.status),
+        errors: sorted.map((o) => storableText(o.error)),
+        retryAts: sorted.map((o) => o.retryAt),
+        attempted: sorted.map((o) => o.attempted),
+      },
+    ),
   );
 }
 
+const isDataError = (error: unknown) => /^22/.test((error as { code?: string })?.code ?? '');
+
+/**
+ * Writes a batch of outcomes of one claim in one statement. Only messages the claim still holds are
+ * written: a late answer of a claim whose lease ran out (or whose message was expired or cancelled
+ * meanwhile) changes nothing. One outcome the database refuses never holds back the others: they are
+ * then written one by one, and the refused one without its error text.
+ */
+export async function recordOutcomes(token: string, outcomes: SendOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  try {
+    await writeOutcomes(token, outcomes);
+  } catch (error) {
+    if (!isDataError(error)) throw error;
+    for (const outcome of outcomes) {
+      await writeOutcomes(token, [outcome]).catch((single) => {
+        if (!isDataError(single)) throw single;
+        return writeOutcomes(token, [{ ...outcome, error: 'the provider answer could not be stored' }]);
+      });
+    }
+  }
+}
+
 /** Gives back leased messages a batch did not get to, so the next batch need not wait for the lease. */
-export async function releaseLeases(ids: number[]): Promise<void> {
+export async function releaseLeases(token: string, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
-  await knex().raw(`UPDATE messages SET lease_until = NULL WHERE id = ANY(:ids::bigint[]) AND status = 'pending'`, { ids });
+  await retryOnConflict(() =>
+    knex().raw(
+      `WITH held AS (SELECT id FROM messages WHERE id = ANY(:ids::bigint[]) AND lease_token = :token AND status = 'pending' ORDER BY id FOR UPDATE)
+       UPDATE messages m SET lease_until = NULL, lease_token = NULL FROM held WHERE m.id = held.id AND m.lease_token = :token`,
+      { ids, token },
+    ),
+  );
 }
 
 export interface PendingSummary {
@@ -146,11 +182,36 @@ export async function pendingSummary(mailingId: number): Promise<PendingSummary>
   return { pending: row.pending, nextDueAt: row.next_due_at ? row.next_due_at.toISOString() : null };
 }
 
-/** Closes every message still pending: `expired` at the end time, `cancelled` when the mailing is deleted. */
-export async function closePending(mailingId: number, status: 'expired' | 'cancelled', reason: string, trx?: Parameters<typeof MessageRow.query>[0]): Promise<number> {
-  return MessageRow.query(trx)
-    .patch({ status, last_error: reason, lease_until: null } as object)
-    .where({ mailing_id: mailingId, status: 'pending' });
+// Rows changed by one statement of a bulk close: each statement's locks are held briefly.
+const CLOSE_CHUNK = 5_000;
+
+/**
+ * Closes every message still pending: `expired` at the end time, `cancelled` when the mailing is
+ * deleted; `where` narrows it (e.g. to clients no longer matching the filter). In id-ordered chunks.
+ */
+export async function closePending(
+  mailingId: number,
+  status: 'expired' | 'cancelled',
+  reason: string,
+  where: { sql: string; bindings: object } = { sql: 'true', bindings: {} },
+): Promise<number> {
+  let closed = 0;
+  for (;;) {
+    const result = await retryOnConflict(() =>
+      knex().raw(
+        `WITH target AS (
+           SELECT m.id FROM messages m
+           WHERE m.mailing_id = :mailingId AND m.status = 'pending' AND ${where.sql}
+           ORDER BY m.id LIMIT :chunk FOR UPDATE OF m)
+         UPDATE messages m SET status = :status, last_error = :reason, lease_until = NULL, lease_token = NULL
+         FROM target WHERE m.id = target.id AND m.status = 'pending'`,
+        { ...where.bindings, mailingId, status, reason, chunk: CLOSE_CHUNK },
+      ),
+    );
+    // Stops at an empty chunk, not a short one: rows changed by another writer meanwhile shorten a chunk.
+    if (result.rowCount === 0) return closed;
+    closed += result.rowCount;
+  }
 }
 
 export interface MessageFilter {

@@ -17,7 +17,7 @@ export interface MailingWorkerDeps {
   policy: SendingPolicy;
   /** Provider requests per second across all workers; 0 for no limit. */
   rateLimit: number;
-  mailings: Pick<MailingService, 'startUnstarted'>;
+  mailings: Pick<MailingService, 'reconcile'>;
   logger: Logger;
   /** A bundle from `npm run bundle`; without one the worker bundles the workflows itself at start. */
   workflowBundlePath?: string;

@@ -9,8 +9,8 @@ const { startUnstartedMailings } = proxyActivities<ReconcileActivities>({
 });
 
 /**
- * Run by a Temporal Schedule: starts the workflows of mailings whose row was saved while Temporal
- * could not be reached, so that no mailing is lost between the database and Temporal.
+ * Run by a Temporal Schedule: every mailing that is not final gets a running workflow, whether its row
+ * was saved while Temporal could not be reached or its workflow was terminated or failed.
  */
 export async function reconcileMailings(): Promise<number> {
   return startUnstartedMailings();

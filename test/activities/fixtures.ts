@@ -25,6 +25,7 @@ export interface MailingRowFields {
   filter?: object;
   status?: string;
   deletedAt?: Date | null;
+  audienceDone?: boolean;
 }
 
 export async function insertMailing(db: Database, fields: MailingRowFields = {}): Promise<number> {
@@ -35,20 +36,23 @@ export async function insertMailing(db: Database, fields: MailingRowFields = {})
       text: fields.text ?? 'hello from the activity tests',
       filter: JSON.stringify(fields.filter ?? {}),
       status: fields.status ?? 'running',
-      workflow_started: true,
       deleted_at: fields.deletedAt ?? null,
+      audience_done: fields.audienceDone ?? true,
     })
     .returning('id');
   return Number(row.id);
 }
 
-/** One pending message per client, due at `dueAt` (default: already due). */
+/** One pending message per client, to the client's phone, due at `dueAt` (default: already due). */
 export async function insertMessages(db: Database, mailingId: number, clientIds: number[], dueAt = new Date(Date.now() - 1000)): Promise<number[]> {
   if (clientIds.length === 0) return [];
-  const inserted: { id: string }[] = await db('messages')
-    .insert(clientIds.map((clientId) => ({ mailing_id: mailingId, client_id: clientId, due_at: dueAt })))
-    .returning('id');
-  return inserted.map((r) => Number(r.id));
+  const { rows } = await db.raw(
+    `INSERT INTO messages (mailing_id, client_id, phone, due_at)
+     SELECT ?, c.id, c.phone_number, ? FROM unnest(?::bigint[]) WITH ORDINALITY AS given(id, position) JOIN clients c ON c.id = given.id
+     ORDER BY given.position RETURNING id`,
+    [mailingId, dueAt, clientIds],
+  );
+  return rows.map((r: { id: string }) => Number(r.id));
 }
 
 /** A mailing with `count` due messages, each to its own new client. */

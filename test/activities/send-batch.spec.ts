@@ -11,8 +11,8 @@ import { createProvider, type Provider } from '../../activities/provider';
 import type { RateLimiter } from '../../activities/rate-limit';
 import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
 import { connectDatabase, type Database } from '../../storage/database';
-import { claimDue, recordAudience } from '../../storage/messages';
-import { insertClients, insertMailing, insertMessages, mailingWithDueMessages, messageStates, uniqueTag } from './fixtures';
+import { claimDue } from '../../storage/messages';
+import { insertClients, insertMailing, insertMessages, mailingWithDueMessages, messageStates } from './fixtures';
 
 const TOKEN = 'send-batch-spec-token';
 const SECOND = 1000;
@@ -117,6 +117,7 @@ describe('sendBatch activity', function () {
         failed: 0,
         retried: 0,
         providerDown: false,
+        ended: false,
         pending: 0,
         nextDueAt: null,
       });
@@ -254,6 +255,7 @@ describe('sendBatch activity', function () {
         failed: 0,
         retried: 1,
         providerDown: false,
+        ended: false,
         pending: 1,
         nextDueAt: message.due_at.toISOString(),
       });
@@ -490,7 +492,7 @@ describe('sendBatch activity', function () {
       const { mailingId } = await mailingWithDueMessages(db, 20);
       const report = await sendBatch(mailingId, 1000, activitiesWith({ provider: downClient, policy: { concurrency: 2 } }));
       const claimed = await claimDue(mailingId, 100, 1000);
-      assert.equal(claimed.length, 20 - report.attempted);
+      assert.equal(claimed.messages.length, 20 - report.attempted);
     });
 
     it('does not report providerDown for refusals interrupted by answers', async () => {
@@ -505,71 +507,6 @@ describe('sendBatch activity', function () {
       const report = await sendBatch(mailingId, 1000, activitiesWith({ provider: alternating, policy: { concurrency: 1 } }));
       assert.equal(report.providerDown, false);
       assert.equal(report.attempted, 10);
-    });
-  });
-});
-
-describe('mailing activities around sending', () => {
-  let db: Database;
-  const activities = createMailingActivities({
-    provider: { send: async () => ({ result: 'sent' }), close: async () => undefined },
-    rateLimiter: unlimited,
-    policy: POLICY,
-    logger,
-  });
-
-  before(() => {
-    db = connectDatabase(process.env.DATABASE_URL!);
-  });
-  beforeEach(() => Model.knex(db));
-  after(() => db?.destroy());
-
-  const statuses = async (mailingId: number) => (await messageStates(db, mailingId)).map((m) => m.status);
-
-  describe('recordAudience', () => {
-    it('records one pending message per client matching the filter', async () => {
-      const tag = uniqueTag();
-      const matching = await insertClients(db, 3, { tag });
-      await insertClients(db, 2, { tag: uniqueTag() });
-      const mailingId = await insertMailing(db, { filter: { tag: [tag] } });
-      assert.equal(await recordAudience(mailingId, { tag: [tag] }), 3);
-      const rows = await db('messages').where({ mailing_id: mailingId }).orderBy('client_id');
-      assert.deepEqual(rows.map((r) => [Number(r.client_id), r.status]), matching.map((id) => [id, 'pending']));
-    });
-
-    it('is idempotent: a second call records nothing more', async () => {
-      const tag = uniqueTag();
-      await insertClients(db, 3, { tag });
-      const mailingId = await insertMailing(db, { filter: { tag: [tag] } });
-      await recordAudience(mailingId, { tag: [tag] });
-      assert.equal(await recordAudience(mailingId, { tag: [tag] }), 0);
-      assert.equal((await statuses(mailingId)).length, 3);
-    });
-  });
-
-  describe('finishMailing', () => {
-    it('at the end time expires the pending messages, keeps the sent ones and returns expired', async () => {
-      const { mailingId, messageIds } = await mailingWithDueMessages(db, 3);
-      await db('messages').where({ id: messageIds[0] }).update({ status: 'sent', sent_at: new Date(), attempts: 1 });
-      assert.equal(await new MockActivityEnvironment().run(activities.finishMailing, mailingId, true), 'expired');
-      assert.deepEqual(await statuses(mailingId), ['sent', 'expired', 'expired']);
-      assert.equal((await db('mailings').where({ id: mailingId }).first()).status, 'expired');
-    });
-
-    it('returns finished when every message was handled', async () => {
-      const { mailingId } = await mailingWithDueMessages(db, 2);
-      await db('messages').where({ mailing_id: mailingId }).update({ status: 'sent', sent_at: new Date(), attempts: 1 });
-      assert.equal(await new MockActivityEnvironment().run(activities.finishMailing, mailingId, true), 'finished');
-      assert.equal((await db('mailings').where({ id: mailingId }).first()).status, 'finished');
-    });
-  });
-
-  describe('cancelMailing', () => {
-    it('cancels the pending messages and leaves the sent ones', async () => {
-      const { mailingId, messageIds } = await mailingWithDueMessages(db, 3);
-      await db('messages').where({ id: messageIds[1] }).update({ status: 'sent', sent_at: new Date(), attempts: 1 });
-      await new MockActivityEnvironment().run(activities.cancelMailing, mailingId);
-      assert.deepEqual(await statuses(mailingId), ['cancelled', 'sent', 'cancelled']);
     });
   });
 });

@@ -23,7 +23,7 @@ export interface RunningWorker {
 export async function startWorker(options: {
   taskQueue: string;
   providerUrl: string;
-  mailings: Pick<MailingService, 'startUnstarted'>;
+  mailings: Pick<MailingService, 'reconcile'>;
   policy?: Partial<SendingPolicy>;
   rateLimit?: number;
 }): Promise<RunningWorker> {

@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import type { BatchReport, MailingActivities } from '../../activities/mailing';
+import type { BatchReport, MailingActivities, StartClaim } from '../../activities/mailing';
 import type { MailingSchedule } from '../../storage/mailings';
 
 /**
@@ -12,15 +12,20 @@ export class FakeMailing {
   calls: string[] = [];
   /** Workflow time at which each call was scheduled (the test server's clock skips, the real one does not). */
   times: Record<string, number> = {};
-  /** When set, a send batch holds on (heartbeating) until it is cancelled. */
+  /** When set, a send batch (or the audience recording) holds on, heartbeating, until it is cancelled. */
   stall = false;
+  stallRecording = false;
   batchesCancelled = 0;
   /** Messages one batch sends; the rest stay pending. */
   perBatch = Infinity;
   nextDueAt: string | null = null;
+  /** What the next start claims answer before the default `started` (the database's view). */
+  claims: StartClaim[] = [];
+  /** Batches report the end as passed by the database's clock. */
+  endedByDatabase = false;
 
   constructor(startAt: Date, endAt: Date, pending: number) {
-    this.schedule = { startAt: startAt.toISOString(), endAt: endAt.toISOString(), deleted: false };
+    this.schedule = { status: 'scheduled', startAt: startAt.toISOString(), endAt: endAt.toISOString(), deleted: false, audienceDone: false };
     this.pending = pending;
   }
 
@@ -33,11 +38,67 @@ export class FakeMailing {
     return this.calls.filter((c) => c === name).length;
   }
 
+  private async holdUntilCancelled(): Promise<void> {
+    const activity = Context.current();
+    const beat = setInterval(() => activity.heartbeat(), 100);
+    try {
+      await activity.cancelled;
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
   activities(): MailingActivities {
+    const finishMailing = async (_id: number, reachedEnd: boolean) => {
+      this.record(reachedEnd ? 'finishMailing:end' : 'finishMailing:done');
+      if (!reachedEnd && !this.schedule.audienceDone) return 'running' as const;
+      const status = reachedEnd && this.pending > 0 ? 'expired' : 'finished';
+      this.schedule = { ...this.schedule, status };
+      return status;
+    };
+    const recordAudience = async () => {
+      this.record('recordAudience');
+      if (this.stallRecording) {
+        try {
+          await this.holdUntilCancelled();
+        } finally {
+          this.calls.push('recordAudience:stopped');
+        }
+      }
+      this.schedule = { ...this.schedule, audienceDone: true };
+      return this.pending;
+    };
     return {
       readSchedule: async () => {
         this.record('readSchedule');
         return this.schedule;
+      },
+      claimStart: async () => {
+        this.record('claimStart');
+        const claim = this.claims.shift() ?? { result: 'started' };
+        if (claim.result === 'started') this.schedule = { ...this.schedule, status: 'running' };
+        if (claim.result === 'missed') this.schedule = { ...this.schedule, status: 'expired' };
+        return claim;
+      },
+      recordAudience,
+      sendBatch: async (): Promise<BatchReport> => {
+        this.record('sendBatch');
+        if (this.stall) {
+          try {
+            await this.holdUntilCancelled();
+          } catch (error) {
+            this.batchesCancelled++;
+            throw error;
+          }
+        }
+        const sent = Math.min(this.pending, this.perBatch);
+        this.pending -= sent;
+        return { attempted: sent, sent, failed: 0, retried: 0, providerDown: false, ended: this.endedByDatabase, pending: this.pending, nextDueAt: this.nextDueAt };
+      },
+      finishMailing,
+      cancelMailing: async () => {
+        this.record('cancelMailing');
+        this.schedule = { ...this.schedule, status: 'cancelled', deleted: true };
       },
       startSending: async () => {
         this.record('startSending');
@@ -45,31 +106,6 @@ export class FakeMailing {
       },
       syncAudience: async () => {
         this.record('syncAudience');
-      },
-      sendBatch: async (): Promise<BatchReport> => {
-        this.record('sendBatch');
-        if (this.stall) {
-          const activity = Context.current();
-          const beat = setInterval(() => activity.heartbeat(), 100);
-          try {
-            await activity.cancelled;
-          } catch (error) {
-            this.batchesCancelled++;
-            throw error;
-          } finally {
-            clearInterval(beat);
-          }
-        }
-        const sent = Math.min(this.pending, this.perBatch);
-        this.pending -= sent;
-        return { attempted: sent, sent, failed: 0, retried: 0, providerDown: false, pending: this.pending, nextDueAt: this.nextDueAt };
-      },
-      finishMailing: async (_id: number, reachedEnd: boolean) => {
-        this.record(reachedEnd ? 'finishMailing:end' : 'finishMailing:done');
-        return reachedEnd && this.pending > 0 ? 'expired' : 'finished';
-      },
-      cancelMailing: async () => {
-        this.record('cancelMailing');
       },
     };
   }

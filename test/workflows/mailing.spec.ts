@@ -52,9 +52,9 @@ describe('mailing workflow', function () {
     const mailing = new FakeMailing(new Date(t0 + HOUR), new Date(t0 + 2 * HOUR), 3);
     await withMailing(mailing, async (handle) => {
       await env.sleep(HOUR - MINUTE);
-      assert.equal(mailing.count('startSending'), 0);
+      assert.equal(mailing.count('claimStart'), 0);
       assert.equal(await handle.result(), 'finished');
-      assert.ok(mailing.times.startSending >= t0 + HOUR);
+      assert.ok(mailing.times.claimStart >= t0 + HOUR);
     });
   });
 
@@ -63,7 +63,7 @@ describe('mailing workflow', function () {
     const mailing = new FakeMailing(new Date(t0 - HOUR), new Date(t0 + HOUR), 2);
     await withMailing(mailing, async (handle) => {
       assert.equal(await handle.result(), 'finished');
-      assert.ok(mailing.times.startSending < t0 + MINUTE);
+      assert.ok(mailing.times.claimStart < t0 + MINUTE);
       assert.deepEqual(mailing.calls.slice(-2), ['sendBatch', 'finishMailing:done']);
     });
   });
@@ -124,9 +124,9 @@ describe('mailing workflow', function () {
       mailing.schedule = { ...mailing.schedule, startAt: new Date(t0 + 3 * HOUR).toISOString() };
       await handle.signal(mailingChanged);
       await env.sleep(2 * HOUR);
-      assert.equal(mailing.count('startSending'), 0);
+      assert.equal(mailing.count('claimStart'), 0);
       assert.equal(await handle.result(), 'finished');
-      assert.ok(mailing.times.startSending >= t0 + 3 * HOUR);
+      assert.ok(mailing.times.claimStart >= t0 + 3 * HOUR);
     });
   });
 
@@ -138,7 +138,7 @@ describe('mailing workflow', function () {
       mailing.schedule = { ...mailing.schedule, startAt: new Date(t0 + HOUR).toISOString() };
       await handle.signal(mailingChanged);
       assert.equal(await handle.result(), 'finished');
-      assert.ok(mailing.times.startSending < t0 + 2 * HOUR);
+      assert.ok(mailing.times.claimStart < t0 + 2 * HOUR);
     });
   });
 
@@ -149,10 +149,10 @@ describe('mailing workflow', function () {
     mailing.nextDueAt = new Date(t0 + 20 * HOUR).toISOString();
     await withMailing(mailing, async (handle) => {
       while (mailing.count('sendBatch') === 0) await new Promise((r) => setTimeout(r, 50));
-      mailing.schedule = { ...mailing.schedule, endAt: new Date(t0 + 2 * HOUR).toISOString() };
+      mailing.schedule = { ...mailing.schedule, endAt: new Date(t0 + 2 * HOUR).toISOString(), audienceDone: false };
       await handle.signal(mailingChanged);
       assert.equal(await handle.result(), 'expired');
-      assert.equal(mailing.count('syncAudience'), 1);
+      assert.equal(mailing.count('recordAudience'), 2);
       const ended = mailing.times['finishMailing:end'];
       assert.ok(ended >= t0 + 2 * HOUR && ended < t0 + 3 * HOUR);
     });
@@ -167,6 +167,134 @@ describe('mailing workflow', function () {
       const { runId } = await handle.describe();
       assert.notEqual(runId, handle.firstExecutionRunId);
       assert.equal(mailing.pending, 0);
+    });
+  });
+
+  it('claims its start before recording the audience, and records it before the first batch', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 2);
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'finished');
+      const order = ['claimStart', 'recordAudience', 'sendBatch'].map((name) => mailing.calls.indexOf(name));
+      assert.deepEqual([...order].sort((a, b) => a - b), order);
+      assert.ok(order[0] >= 0);
+    });
+  });
+
+  it('ends expired, sending nothing, when its window passed before it could start', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0 - 2 * HOUR), new Date(t0 + HOUR), 3);
+    mailing.claims = [{ result: 'missed' }];
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'expired');
+      assert.equal(mailing.count('sendBatch'), 0);
+      assert.equal(mailing.count('recordAudience'), 0);
+    });
+  });
+
+  it("waits again when the database's clock says the start has not come yet", async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 1);
+    mailing.claims = [{ result: 'early', waitMs: 5 * MINUTE }];
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'finished');
+      assert.equal(mailing.count('claimStart'), 2);
+      assert.ok(mailing.times.recordAudience >= t0 + 5 * MINUTE);
+    });
+  });
+
+  it('closes a mailing found deleted before its start without claiming it', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0 + HOUR), new Date(t0 + 2 * HOUR), 1);
+    mailing.schedule = { ...mailing.schedule, deleted: true };
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'cancelled');
+      assert.equal(mailing.count('claimStart'), 0);
+      assert.equal(mailing.calls.at(-1), 'cancelMailing');
+    });
+  });
+
+  it('picks up an edit whose signal was lost by reading the schedule again while it waits', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0 + 10 * HOUR), new Date(t0 + 20 * HOUR), 1);
+    await withMailing(mailing, async (handle) => {
+      await env.sleep(MINUTE);
+      mailing.schedule = { ...mailing.schedule, startAt: new Date(t0 + 2 * HOUR).toISOString() };
+      assert.equal(await handle.result(), 'finished');
+      assert.ok(mailing.times.claimStart < t0 + 4 * HOUR, 'started within an hour of the new start');
+    });
+  });
+
+  it('keeps sending past its old end time when the end moved later and the signal was lost', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 5);
+    mailing.perBatch = 0;
+    mailing.nextDueAt = new Date(t0 + 30 * HOUR).toISOString();
+    await withMailing(mailing, async (handle) => {
+      while (mailing.count('sendBatch') === 0) await new Promise((r) => setTimeout(r, 50));
+      mailing.schedule = { ...mailing.schedule, endAt: new Date(t0 + 3 * HOUR).toISOString() };
+      assert.equal(await handle.result(), 'expired');
+      assert.ok(mailing.times['finishMailing:end'] >= t0 + 3 * HOUR);
+    });
+  });
+
+  it('ends at once when its batches report the end passed by the database clock', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + 10 * HOUR), 5);
+    mailing.perBatch = 0;
+    mailing.endedByDatabase = true;
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'expired');
+      assert.equal(mailing.count('sendBatch'), limits.parallelBatches);
+      assert.ok(mailing.times['finishMailing:end'] < t0 + HOUR);
+    });
+  });
+
+  it('never runs two rounds without a timer when a round could start nothing', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + 10 * MINUTE), 5);
+    mailing.perBatch = 0;
+    mailing.nextDueAt = new Date(t0 - HOUR).toISOString();
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'expired');
+      // One round a second at most over the ten minutes (continue-as-new adds none).
+      assert.ok(mailing.count('sendBatch') <= limits.parallelBatches * 10 * 60 + limits.parallelBatches, `${mailing.count('sendBatch')} batches`);
+    });
+  });
+
+  it('does not finish while an edit has re-opened the audience', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 2);
+    const activities = mailing.activities();
+    const finishMailing = activities.finishMailing;
+    let reopened = false;
+    mailing.activities = () => ({
+      ...activities,
+      finishMailing: async (id: number, reachedEnd: boolean) => {
+        if (!reopened) {
+          reopened = true;
+          mailing.schedule = { ...mailing.schedule, audienceDone: false };
+        }
+        return finishMailing(id, reachedEnd);
+      },
+    });
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'finished');
+      assert.equal(mailing.count('recordAudience'), 2);
+      assert.equal(mailing.count('finishMailing:done'), 2);
+    });
+  });
+
+  it('lets a running audience recording finish its chunk before closing a deleted mailing', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 5);
+    mailing.stallRecording = true;
+    await withMailing(mailing, async (handle) => {
+      while (mailing.count('recordAudience') === 0) await new Promise((r) => setTimeout(r, 50));
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+      assert.deepEqual(mailing.calls.slice(-2), ['recordAudience:stopped', 'cancelMailing']);
+      assert.equal(mailing.count('sendBatch'), 0);
     });
   });
 });

@@ -1,0 +1,129 @@
+import { retryOnConflict } from './database';
+import { MailingRow, toMailing, type Mailing, type MailingFields } from './mailings';
+import * as messages from './messages';
+
+/**
+ * The mailing state machine. Every status change is a compare-and-set in one SQL statement that checks
+ * the current status and `deleted_at`, so no writer overwrites a state it did not see. PostgreSQL's
+ * clock (`now()`) is the one clock that decides whether a mailing may start or send.
+ *
+ *   scheduled ─start─▶ running ─finish─▶ finished
+ *       │                 └────expire──▶ expired
+ *       ├──miss (end passed before it could start)──▶ expired
+ *   scheduled/running ─cancel (after deletion)─▶ cancelled
+ */
+export type LifecycleStatus = 'scheduled' | 'running' | 'finished' | 'expired' | 'cancelled';
+
+export type FinalStatus = 'finished' | 'expired' | 'cancelled';
+export const FINAL_STATUSES: readonly LifecycleStatus[] = ['finished', 'expired', 'cancelled'];
+
+/** Statuses in which an operator may edit a mailing; what each allows is decided by the domain. */
+export const EDITABLE_STATUSES: readonly LifecycleStatus[] = ['scheduled', 'running'];
+
+const TRANSITIONS = {
+  start: { from: ['scheduled'], to: 'running', guard: 'deleted_at IS NULL AND start_at <= now() AND end_at > now()' },
+  miss: { from: ['scheduled'], to: 'expired', guard: 'deleted_at IS NULL AND end_at <= now()' },
+  // Finished only once the whole audience is recorded: an edit may have re-opened it.
+  finish: { from: ['running'], to: 'finished', guard: 'deleted_at IS NULL AND audience_done' },
+  expire: { from: ['running'], to: 'expired', guard: 'deleted_at IS NULL' },
+  cancel: { from: ['scheduled', 'running'], to: 'cancelled', guard: 'deleted_at IS NOT NULL' },
+} as const;
+
+export type Transition = keyof typeof TRANSITIONS;
+
+const knex = () => MailingRow.knex();
+
+/** Applies one transition if the mailing is in a state that allows it; false when it is not. */
+export async function transition(id: number, name: Transition): Promise<boolean> {
+  const { from, to, guard } = TRANSITIONS[name];
+  const result = await knex().raw(
+    `UPDATE mailings SET status = :to, updated_at = now() WHERE id = :id AND status = ANY(:from::text[]) AND ${guard}`,
+    { id, to, from: [...from] },
+  );
+  return result.rowCount === 1;
+}
+
+export type StartClaim = { result: 'started' } | { result: 'early'; waitMs: number } | { result: 'missed' } | { result: 'gone' };
+
+/**
+ * Claims the start before anything is recorded: from here on the mailing is `running`, and an edit of
+ * `start_at` is refused. Repeating it after it succeeded answers `started` again.
+ */
+export async function claimStart(id: number): Promise<StartClaim> {
+  if (await transition(id, 'start')) return { result: 'started' };
+  if (await transition(id, 'miss')) return { result: 'missed' };
+  const row = (
+    await knex().raw(`SELECT status, deleted_at IS NOT NULL AS deleted, ceil(extract(epoch FROM start_at - now()) * 1000) AS wait_ms FROM mailings WHERE id = ?`, [id])
+  ).rows[0];
+  if (!row || row.deleted) return { result: 'gone' };
+  if (row.status === 'running') return { result: 'started' };
+  if (row.status === 'scheduled') return { result: 'early', waitMs: Math.max(1, Number(row.wait_ms)) };
+  return { result: 'gone' };
+}
+
+export interface Deletion {
+  status: LifecycleStatus;
+  /** It had been deleted before this call. */
+  wasDeleted: boolean;
+}
+
+/** Marks a mailing deleted (once); its messages are closed by `closeDeleted` once sending has stopped. */
+export async function markDeleted(id: number): Promise<Deletion | undefined> {
+  const result = await knex().raw(
+    `WITH before AS (SELECT id, deleted_at FROM mailings WHERE id = :id FOR NO KEY UPDATE)
+     UPDATE mailings m SET deleted_at = coalesce(b.deleted_at, now()) FROM before b WHERE m.id = b.id
+     RETURNING m.status, b.deleted_at IS NOT NULL AS was_deleted`,
+    { id },
+  );
+  const row = result.rows[0];
+  return row && { status: row.status, wasDeleted: row.was_deleted };
+}
+
+/** A deleted mailing's unsent messages are cancelled and the mailing becomes `cancelled` (unless it had ended). */
+export async function closeDeleted(id: number): Promise<number> {
+  const cancelled = await messages.closePending(id, 'cancelled', 'the mailing was deleted');
+  await transition(id, 'cancel');
+  return cancelled;
+}
+
+/**
+ * Ends a running mailing: at the end time its pending messages expire. A mailing deleted meanwhile is
+ * closed as deleted instead. `running` when it may not end yet (an edit re-opened its audience).
+ */
+export async function finishRun(id: number, reachedEnd: boolean): Promise<FinalStatus | 'running'> {
+  if (reachedEnd) await messages.closePending(id, 'expired', 'the mailing ended before the message could be sent');
+  const { expired } = (await messages.countsByMailing([id])).get(id)!;
+  if (expired === 0 && (await transition(id, 'finish'))) return 'finished';
+  if ((reachedEnd || expired > 0) && (await transition(id, 'expire'))) return 'expired';
+  const row = await MailingRow.query().findById(id).select('status', 'deleted_at');
+  if (!row) return 'cancelled';
+  if (row.deleted_at === null) return row.status as FinalStatus | 'running';
+  await closeDeleted(id);
+  return (await MailingRow.query().findById(id).select('status'))!.status as FinalStatus;
+}
+
+/**
+ * Saves an edit only if the mailing is still in the status the caller saw (and not deleted). A new
+ * filter on a running mailing restarts the audience recording, which then adds newly matching clients
+ * and cancels the pending messages of those no longer matching.
+ */
+export async function applyEdit(id: number, fields: MailingFields, seen: LifecycleStatus): Promise<Mailing | undefined> {
+  return retryOnConflict(async () => {
+    const result = await knex().raw(
+      `UPDATE mailings SET start_at = :start_at, end_at = :end_at, text = :text, filter = :filter::jsonb, updated_at = now(),
+         audience_cursor = CASE WHEN status = 'running' AND filter <> :filter::jsonb THEN 0 ELSE audience_cursor END,
+         audience_done = CASE WHEN status = 'running' AND filter <> :filter::jsonb THEN false ELSE audience_done END
+       WHERE id = :id AND status = :seen AND deleted_at IS NULL
+       RETURNING id, start_at, end_at, text, filter, status`,
+      { id, seen, ...fields, filter: JSON.stringify(fields.filter) },
+    );
+    const row = result.rows[0];
+    return row && toMailing(row as MailingRow);
+  });
+}
+
+/** Mailings not final yet, deleted or not: the reconciler makes sure each has a running workflow. */
+export async function openMailingIds(limit: number): Promise<number[]> {
+  const rows = await MailingRow.query().select('id').whereIn('status', ['scheduled', 'running']).orderBy('id').limit(limit);
+  return rows.map((r) => Number(r.id));
+}

@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Model } from 'objection';
+import { createMailingActivities, type SendingPolicy } from '../../activities/mailing';
+import type { RateLimiter } from '../../activities/rate-limit';
+import { createLogger } from '../../config/logger';
+import { recordAudienceChunk } from '../../storage/audience';
+import { connectDatabase, type Database } from '../../storage/database';
+import * as lifecycle from '../../storage/mailing-lifecycle';
+import { insertClients, insertMailing, mailingWithDueMessages, messageStates, uniqueTag } from './fixtures';
+
+const HOUR = 3_600_000;
+const logger = createLogger('silent', 'lifecycle-spec');
+const unlimited: RateLimiter = { acquire: async () => undefined };
+const POLICY: SendingPolicy = { concurrency: 4, requestTimeoutMs: 2000, retryInitialMs: 1000, retryMaxMs: 60_000, outageThreshold: 3 };
+
+describe('the mailing state machine', () => {
+  let db: Database;
+  const activities = createMailingActivities({
+    provider: { send: async () => ({ result: 'sent' }), close: async () => undefined },
+    rateLimiter: unlimited,
+    policy: POLICY,
+    logger,
+  });
+  const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) => new MockActivityEnvironment().run(fn, ...args);
+
+  before(() => {
+    db = connectDatabase(process.env.DATABASE_URL!);
+  });
+  beforeEach(() => Model.knex(db));
+  after(() => db?.destroy());
+
+  const mailingRow = async (id: number) => db('mailings').where({ id }).first();
+  const statuses = async (mailingId: number) => (await messageStates(db, mailingId)).map((m) => m.status);
+  const scheduled = (fields: Parameters<typeof insertMailing>[1] = {}) => insertMailing(db, { status: 'scheduled', audienceDone: false, ...fields });
+
+  describe('claiming the start', () => {
+    it('moves a due scheduled mailing to running', async () => {
+      const id = await scheduled();
+      assert.deepEqual(await lifecycle.claimStart(id), { result: 'started' });
+      assert.equal((await mailingRow(id)).status, 'running');
+    });
+
+    it('answers started again when repeated, so a retried activity is harmless', async () => {
+      const id = await scheduled();
+      await lifecycle.claimStart(id);
+      assert.deepEqual(await lifecycle.claimStart(id), { result: 'started' });
+    });
+
+    it("answers early, with the wait by the database's clock, before the start time", async () => {
+      const id = await scheduled({ startAt: new Date(Date.now() + HOUR), endAt: new Date(Date.now() + 2 * HOUR) });
+      const claim = await lifecycle.claimStart(id);
+      assert.equal(claim.result, 'early');
+      assert.ok(claim.result === 'early' && claim.waitMs > HOUR - 60_000 && claim.waitMs <= HOUR);
+      assert.equal((await mailingRow(id)).status, 'scheduled');
+    });
+
+    it('expires a mailing whose window passed before it could start', async () => {
+      const id = await scheduled({ startAt: new Date(Date.now() - 2 * HOUR), endAt: new Date(Date.now() - HOUR) });
+      assert.deepEqual(await lifecycle.claimStart(id), { result: 'missed' });
+      assert.equal((await mailingRow(id)).status, 'expired');
+    });
+
+    it('never starts a deleted mailing', async () => {
+      const id = await scheduled({ deletedAt: new Date() });
+      assert.deepEqual(await lifecycle.claimStart(id), { result: 'gone' });
+      assert.equal((await mailingRow(id)).status, 'scheduled');
+    });
+  });
+
+  describe('an edit', () => {
+    const fields = { start_at: new Date(Date.now() + HOUR).toISOString(), end_at: new Date(Date.now() + 2 * HOUR).toISOString(), text: 'later', filter: {} };
+
+    it('is refused when the mailing started after the editor read it', async () => {
+      const id = await scheduled();
+      await lifecycle.claimStart(id);
+      assert.equal(await lifecycle.applyEdit(id, fields, 'scheduled'), undefined);
+      assert.equal((await mailingRow(id)).text, 'hello from the activity tests');
+    });
+
+    it('is refused once the mailing is deleted', async () => {
+      const id = await scheduled({ deletedAt: new Date() });
+      assert.equal(await lifecycle.applyEdit(id, fields, 'scheduled'), undefined);
+    });
+
+    it('of the filter re-opens the audience of a running mailing', async () => {
+      const id = await insertMailing(db, { filter: { tag: ['a'] } });
+      await lifecycle.applyEdit(id, { ...fields, filter: { tag: ['b'] } }, 'running');
+      const row = await mailingRow(id);
+      assert.deepEqual([row.audience_done, Number(row.audience_cursor)], [false, 0]);
+    });
+  });
+
+  describe('finishing', () => {
+    it('never finishes a deleted mailing: its pending messages are cancelled instead', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 2, { deletedAt: new Date() });
+      assert.equal(await run(activities.finishMailing, mailingId, false), 'cancelled');
+      assert.deepEqual(await statuses(mailingId), ['cancelled', 'cancelled']);
+    });
+
+    it('answers running, finishing nothing, while the audience is not fully recorded', async () => {
+      const id = await insertMailing(db, { audienceDone: false });
+      assert.equal(await run(activities.finishMailing, id, false), 'running');
+      assert.equal((await mailingRow(id)).status, 'running');
+    });
+
+    it('at the end time expires the pending messages, keeps the sent ones and returns expired', async () => {
+      const { mailingId, messageIds } = await mailingWithDueMessages(db, 3);
+      await db('messages').where({ id: messageIds[0] }).update({ status: 'sent', sent_at: new Date(), attempts: 1 });
+      assert.equal(await run(activities.finishMailing, mailingId, true), 'expired');
+      assert.deepEqual(await statuses(mailingId), ['sent', 'expired', 'expired']);
+      assert.equal((await mailingRow(mailingId)).status, 'expired');
+    });
+
+    it('returns finished when every message was handled', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 2);
+      await db('messages').where({ mailing_id: mailingId }).update({ status: 'sent', sent_at: new Date(), attempts: 1 });
+      assert.equal(await run(activities.finishMailing, mailingId, true), 'finished');
+      assert.equal((await mailingRow(mailingId)).status, 'finished');
+    });
+  });
+
+  describe('cancelling', () => {
+    it('cancels the pending messages, leaves the sent ones, and hides the mailing as cancelled', async () => {
+      const { mailingId, messageIds } = await mailingWithDueMessages(db, 3);
+      await db('messages').where({ id: messageIds[1] }).update({ status: 'sent', sent_at: new Date(), attempts: 1 });
+      await run(activities.cancelMailing, mailingId);
+      assert.deepEqual(await statuses(mailingId), ['cancelled', 'sent', 'cancelled']);
+      const row = await mailingRow(mailingId);
+      assert.equal(row.status, 'cancelled');
+      assert.notEqual(row.deleted_at, null);
+    });
+
+    it('leaves a finished mailing finished', async () => {
+      const id = await insertMailing(db, { status: 'finished' });
+      await run(activities.cancelMailing, id);
+      assert.equal((await mailingRow(id)).status, 'finished');
+    });
+  });
+
+  describe('recording the audience', () => {
+    it('records one pending message per client matching the filter, to the phone of each', async () => {
+      const tag = uniqueTag();
+      const matching = await insertClients(db, 3, { tag });
+      await insertClients(db, 2, { tag: uniqueTag() });
+      const mailingId = await insertMailing(db, { filter: { tag: [tag] }, audienceDone: false });
+      assert.equal(await run(activities.recordAudience, mailingId), 3);
+      const rows = await db('messages').join('clients', 'clients.id', 'messages.client_id').where({ mailing_id: mailingId }).orderBy('client_id');
+      assert.deepEqual(rows.map((r) => [Number(r.client_id), r.status, r.phone]), matching.map((id, i) => [id, 'pending', rows[i].phone_number]));
+      assert.equal((await mailingRow(mailingId)).audience_done, true);
+    });
+
+    it('goes in chunks that resume after the last recorded client', async () => {
+      const tag = uniqueTag();
+      await insertClients(db, 5, { tag });
+      const mailingId = await insertMailing(db, { filter: { tag: [tag] }, audienceDone: false });
+      assert.deepEqual(await recordAudienceChunk(mailingId, 2), { recorded: 2, done: false });
+      assert.deepEqual(await recordAudienceChunk(mailingId, 2), { recorded: 2, done: false });
+      assert.deepEqual(await recordAudienceChunk(mailingId, 2), { recorded: 1, done: false });
+      assert.deepEqual(await recordAudienceChunk(mailingId, 2), { recorded: 0, done: true });
+      assert.equal((await statuses(mailingId)).length, 5);
+    });
+
+    it('records nothing for a mailing deleted meanwhile', async () => {
+      const tag = uniqueTag();
+      await insertClients(db, 3, { tag });
+      const mailingId = await insertMailing(db, { filter: { tag: [tag] }, audienceDone: false });
+      await lifecycle.markDeleted(mailingId);
+      assert.equal(await run(activities.recordAudience, mailingId), 0);
+      assert.deepEqual(await statuses(mailingId), []);
+    });
+
+    it('leaves nothing pending when a delete lands while the audience is being recorded', async () => {
+      const tag = uniqueTag();
+      await insertClients(db, 3_000, { tag });
+      const mailingId = await insertMailing(db, { filter: { tag: [tag] }, audienceDone: false });
+      const recording = (async () => {
+        for (let chunk = await recordAudienceChunk(mailingId, 100); !chunk.done; chunk = await recordAudienceChunk(mailingId, 100));
+      })();
+      while ((await statuses(mailingId)).length === 0);
+      await lifecycle.markDeleted(mailingId);
+      await lifecycle.closeDeleted(mailingId);
+      await recording;
+      const recorded = await statuses(mailingId);
+      assert.ok(recorded.length > 0 && recorded.length < 3_000, `${recorded.length} recorded`);
+      assert.deepEqual(new Set(recorded), new Set(['cancelled']));
+    });
+
+    it('gives a client deleted and imported again with the same phone no second message', async () => {
+      const tag = uniqueTag();
+      const [clientId] = await insertClients(db, 1, { tag });
+      const { phone_number: phone } = await db('clients').where({ id: clientId }).first();
+      const mailingId = await insertMailing(db, { filter: { tag: [tag] }, audienceDone: false });
+      await run(activities.recordAudience, mailingId);
+      await db('clients').where({ id: clientId }).delete();
+      await db('clients').insert({ phone_number: phone, mobile_operator_code: phone.slice(1, 4), tag, timezone: 'UTC' });
+      await db('mailings').where({ id: mailingId }).update({ audience_done: false, audience_cursor: 0 });
+      assert.equal(await run(activities.recordAudience, mailingId), 0);
+      const [message] = await db('messages').where({ mailing_id: mailingId });
+      assert.equal(message.phone, phone);
+    });
+
+    it('after a filter edit adds newly matching clients and cancels the pending messages of those no longer matching', async () => {
+      const [before, after] = [uniqueTag(), uniqueTag()];
+      await insertClients(db, 2, { tag: before });
+      await insertClients(db, 3, { tag: after });
+      const mailingId = await insertMailing(db, { filter: { tag: [before] }, audienceDone: false });
+      await run(activities.recordAudience, mailingId);
+      await db('mailings').where({ id: mailingId }).update({ filter: JSON.stringify({ tag: [after] }), audience_done: false, audience_cursor: 0 });
+      await run(activities.recordAudience, mailingId);
+      assert.deepEqual((await statuses(mailingId)).sort(), ['cancelled', 'cancelled', 'pending', 'pending', 'pending']);
+    });
+  });
+
+  describe('the reconciler', () => {
+    it('looks at every mailing that is not final, deleted or not, and at no final one', async () => {
+      const open = [await scheduled(), await insertMailing(db), await insertMailing(db, { deletedAt: new Date() })];
+      const closed = [await insertMailing(db, { status: 'finished' }), await insertMailing(db, { status: 'cancelled', deletedAt: new Date() })];
+      const ids = await lifecycle.openMailingIds(100_000);
+      assert.ok(open.every((id) => ids.includes(id)));
+      assert.ok(closed.every((id) => !ids.includes(id)));
+    });
+  });
+});
