@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import { koaBody } from 'koa-body';
+import type OpenAPIBackend from 'openapi-backend';
 import type { Logger } from '../config/logger';
 import { createContract } from './contract';
 import { docs } from './docs';
@@ -40,8 +41,27 @@ const jsonOnly: Koa.Middleware = async (ctx, next) => {
 /** The spec spells every path with a trailing slash; requests may omit it. */
 const withTrailingSlash = (path: string) => (path.endsWith('/') ? path : `${path}/`);
 
+/**
+ * The methods the spec declares on the path a request addresses, or undefined for no such path.
+ * A concrete path wins over a templated one, as OpenAPI requires (`/api/mailings/fullinfo/` is not a
+ * mailing id).
+ */
+function methodsByPath(contract: OpenAPIBackend): (path: string) => string[] | undefined {
+  const byPath = new Map<string, string[]>();
+  for (const { path, method } of contract.getOperations()) {
+    byPath.set(path, [...(byPath.get(path) ?? []), method.toUpperCase()]);
+  }
+  const isTemplate = (path: string) => Number(path.includes('{'));
+  const paths = [...byPath.keys()]
+    .sort((a, b) => isTemplate(a) - isTemplate(b))
+    .map((path) => ({ pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`), methods: byPath.get(path)! }));
+  return (path) => paths.find(({ pattern }) => pattern.test(path))?.methods;
+}
+
 export async function createApp({ logger, services, maxBodyBytes }: AppOptions): Promise<Koa> {
   const contract = createContract();
+  await contract.init();
+  const allowedMethods = methodsByPath(contract);
   contract.register({
     ...operations(services),
     validationFail: (c) => {
@@ -50,11 +70,15 @@ export async function createApp({ logger, services, maxBodyBytes }: AppOptions):
     notFound: (_c, ctx: Koa.Context) => {
       throw new Problem(404, 'Not found', `no resource at ${ctx.path}`);
     },
-    methodNotAllowed: (_c, ctx: Koa.Context) => {
-      throw new Problem(405, 'Method not allowed', `${ctx.method} is not allowed on ${ctx.path}`);
+    // Before openapi-backend routes: it would send `PUT /api/mailings/fullinfo/` to `/api/mailings/{id}/`.
+    preRoutingHandler: (c, ctx: Koa.Context) => {
+      const allowed = allowedMethods(c.request.path);
+      if (allowed && !allowed.includes(ctx.method)) {
+        ctx.set('Allow', allowed.join(', ')); // RFC 9110 §15.5.6: a 405 lists what the resource does allow
+        throw new Problem(405, 'Method not allowed', `${ctx.method} is not allowed on ${ctx.path}`);
+      }
     },
   });
-  await contract.init();
 
   const router = new Router({ strict: true });
   docs(router);

@@ -114,6 +114,8 @@ export interface paths {
          * Stops and deletes a mailing
          * @description Cancels the mailing's workflow and answers once no further provider request can start. Messages not
          *     yet sent become `cancelled`; messages already sent stay listed under `/api/messages/` for audit.
+         *     When sending cannot be confirmed stopped in time, or the database had a transient conflict, the
+         *     answer is 503: the mailing is deleted all the same, and repeating the request waits again.
          */
         delete: operations["deleteMailing"];
         options?: never;
@@ -233,10 +235,18 @@ export interface components {
         NullableTag: string | null;
         /**
          * Format: iana-timezone
-         * @description An IANA time zone name, checked against the zone database
+         * @description An IANA time zone name (`Europe/Moscow`, `America/Argentina/Buenos_Aires`, `UTC`), checked against
+         *     the zone database in any letter case and stored as the database spells it
          * @example Europe/Moscow
          */
         Timezone: string;
+        /**
+         * @example {
+         *       "phone_number": "79161234567",
+         *       "tag": "vip",
+         *       "timezone": "Europe/Moscow"
+         *     }
+         */
         ClientInput: {
             phone_number: components["schemas"]["PhoneNumber"];
             /** @description When omitted it is taken from the phone number; when given it must match it */
@@ -283,6 +293,18 @@ export interface components {
          *     a new `end_at` and `text` apply to messages not yet sent; a new filter adds the newly matching clients
          *     and cancels the pending messages of clients that no longer match. A sent message is never sent again.
          *     `finished` and `expired` mailings cannot be edited.
+         * @example {
+         *       "start_at": "2099-12-01T09:00:00+03:00",
+         *       "end_at": "2099-12-01T21:00:00+03:00",
+         *       "text": "Winter sale starts today",
+         *       "filter": {
+         *         "mobile_operator_code": "916",
+         *         "tag": [
+         *           "vip",
+         *           "new"
+         *         ]
+         *       }
+         *     }
          */
         MailingInput: {
             start_at: components["schemas"]["Timestamp"];
@@ -394,6 +416,20 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description Not served now, worth repeating: PostgreSQL or Temporal cannot be reached, the request conflicted
+         *     with concurrent work, or (deleting a mailing) sending has not stopped yet
+         */
+        Unavailable: {
+            headers: {
+                /** @description Seconds to wait before repeating the request */
+                "Retry-After": number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
         Id: components["schemas"]["Id"];
@@ -454,6 +490,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     createClient: {
@@ -483,6 +520,7 @@ export interface operations {
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getClient: {
@@ -507,6 +545,7 @@ export interface operations {
             };
             400: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     replaceClient: {
@@ -539,6 +578,7 @@ export interface operations {
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     deleteClient: {
@@ -561,6 +601,7 @@ export interface operations {
             };
             400: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     updateClient: {
@@ -593,6 +634,7 @@ export interface operations {
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     listMailings: {
@@ -618,6 +660,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     createMailing: {
@@ -646,6 +689,7 @@ export interface operations {
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getMailingsSummary: {
@@ -671,6 +715,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getMailing: {
@@ -695,6 +740,7 @@ export interface operations {
             };
             400: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     replaceMailing: {
@@ -727,7 +773,7 @@ export interface operations {
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
-            503: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     deleteMailing: {
@@ -750,7 +796,7 @@ export interface operations {
             };
             400: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
-            503: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     updateMailing: {
@@ -783,7 +829,7 @@ export interface operations {
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
-            503: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getMailingInfo: {
@@ -812,6 +858,7 @@ export interface operations {
             };
             400: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     listMessages: {
@@ -840,6 +887,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getMessage: {
@@ -864,6 +912,7 @@ export interface operations {
             };
             400: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getHealth: {

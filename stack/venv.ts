@@ -42,3 +42,12 @@ async function runOrExplain(command: string, args: string[]): Promise<void> {
     throw new Error(`${command} ${args.join(' ')} failed: ${message}\n${stdout ?? ''}${stderr ?? ''}`);
   }
 }
+
+/** Pinned for reproducible fuzzing: a new release brings new checks and generators. */
+const SCHEMATHESIS = 'schemathesis==4.32.5';
+
+/** Schemathesis, the contract fuzzer the tests run (test/fuzz/): from `.venv`, installed on first use. */
+export async function schemathesisPath(): Promise<string> {
+  const installed = venvBinary('schemathesis');
+  return isExecutable(installed) ? installed : pipInstall(SCHEMATHESIS, 'schemathesis');
+}
