@@ -165,9 +165,11 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
     },
 
     /**
-     * Marks the mailing deleted, cancels its workflow and answers once sending has stopped and its
-     * unsent messages are cancelled, so that no provider request starts after the answer. Repeating a
-     * delete that answered 503 waits again; a mailing deleted and closed is gone (404).
+     * Marks the mailing deleted and answers once nothing can send any more and its unsent messages are
+     * cancelled, so that no provider request starts after the answer. A mailing deleted before its
+     * start can no longer start (the start is a compare-and-set on a live row), so it is closed at once;
+     * a running one once its workflow has stopped its batches. Repeating a delete that answered 503 waits
+     * again; a mailing deleted and closed is gone (404).
      */
     async remove(id: number): Promise<void> {
       const deletion = await lifecycle.markDeleted(id);
@@ -175,7 +177,14 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
         throw new NotFoundError(`mailing ${id} does not exist`);
       }
       if (!deletion.wasDeleted) logger.info({ mailingId: id }, 'mailing deleted');
-      await stopSending(id);
+      if (deletion.status === 'running') return stopSending(id);
+      await lifecycle.closeDeleted(id);
+      // Only so that its timer does not linger; once woken it would find the mailing deleted anyway.
+      await handle(id)
+        .cancel()
+        .catch((error) => {
+          if (!(error instanceof WorkflowNotFoundError)) logger.warn({ mailingId: id, err: error }, 'could not cancel the workflow of a deleted mailing; it ends when it wakes');
+        });
     },
 
     async summary(page: PageRequest): Promise<MailingSummaryPage> {

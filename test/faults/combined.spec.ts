@@ -98,6 +98,7 @@ describe('a mailing through a hostile provider and a crashing worker', function 
     const accepted = new Set([...report.byMsgId].filter(([, requests]) => requests.some((r) => r.outcome === 'ok')).map(([msgId]) => msgId));
     assert.ok(accepted.size > 0);
     assert.deepEqual(new Set(messages.filter((m) => m.status === 'sent').map((m) => m.id)), accepted);
-    await ctx.api.delete(`/api/mailings/${id}/`);
+    // Closed by hand: with no worker left, a DELETE would rightly answer 503 (sending not confirmed stopped).
+    await ctx.api.db('mailings').where({ id }).update({ deleted_at: new Date(), status: 'cancelled' });
   });
 });

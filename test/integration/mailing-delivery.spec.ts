@@ -172,7 +172,8 @@ describe('mailing delivery on the real stack', function () {
 
     assert.ok((await ctx.mailings.reconcile()) >= 1);
     assert.equal(await settled(id), 'finished');
-    assert.equal(provider.received().length, 2);
+    const messageIds = new Set((await messagesOf(id)).map((m) => m.id));
+    assert.equal(provider.received().filter((r) => messageIds.has(r.msgId)).length, 2);
   });
 
   it('tags its workflow with the mailing id so operators can find it', async () => {
