@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createProvider, type Delivery, type OutgoingMessage, type Provider } from '../../activities/provider';
 import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
@@ -64,9 +66,31 @@ describe('provider client', () => {
       const elapsed = Date.now() - started;
       assert.equal(delivery.result, 'retry');
       assert.ok(!('unreachable' in delivery && delivery.unreachable), 'a timeout is not an outage');
-      // undici checks its timeouts on a coarse (about one second) clock, which saves a timer per request.
-      assert.ok(elapsed >= TIMEOUT_MS - 20 && elapsed < TIMEOUT_MS + 1500, `took ${elapsed} ms`);
+      // One sweeping timer checks every request's deadline every 50 ms.
+      assert.ok(elapsed >= TIMEOUT_MS - 20 && elapsed < TIMEOUT_MS + 200, `took ${elapsed} ms`);
       assert.equal(fake.received().length, 1);
+    });
+
+    it('that trickles its body byte by byte is cut at one total deadline, not one per phase', async () => {
+      // Headers at once, then a byte every 100 ms: each phase keeps within its own timeout, the whole never ends.
+      const server = createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const drip = setInterval(() => res.write(' '), 100);
+        res.on('close', () => clearInterval(drip));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const dripping = createProvider({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: TOKEN, timeoutMs: TIMEOUT_MS, connections: 1 });
+      try {
+        const started = Date.now();
+        const delivery = await dripping.send(MESSAGE, new AbortController().signal);
+        const elapsed = Date.now() - started;
+        assert.deepEqual(delivery, { result: 'retry', error: 'provider did not answer in time' });
+        assert.ok(elapsed < TIMEOUT_MS + 200, `took ${elapsed} ms`);
+      } finally {
+        await dripping.close();
+        server.closeAllConnections();
+        server.close();
+      }
     });
 
     it('that never comes is reported as a timeout, not as a request the caller abandoned', async () => {

@@ -11,7 +11,7 @@ import { createProvider, type Provider } from '../../activities/provider';
 import type { RateLimiter } from '../../activities/rate-limit';
 import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
 import { connectDatabase, type Database } from '../../storage/database';
-import { claimDue } from '../../storage/messages';
+import { claimDue, closePending, recordOutcomes, type SendOutcome } from '../../storage/messages';
 import { insertClients, insertMailing, insertMessages, mailingWithDueMessages, messageStates } from './fixtures';
 
 const TOKEN = 'send-batch-spec-token';
@@ -349,6 +349,75 @@ describe('sendBatch activity', function () {
     });
   });
 
+  describe('when end_at is moved earlier while it sends (one rate token every 300 ms)', () => {
+    it('starts none of the messages it already claimed after the new end', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 20);
+      const spy = timed(client);
+      const slowTokens: RateLimiter = { acquire: () => sleep(300) };
+      const running = sendBatch(mailingId, 1000, createMailingActivities({ provider: spy.provider, rateLimiter: slowTokens, policy: { ...POLICY, concurrency: 8 }, logger }));
+      while (spy.starts.length === 0) await sleep(5);
+      const newEnd = Date.now() + 1200;
+      await db('mailings').where({ id: mailingId }).update({ end_at: new Date(newEnd) });
+      await running;
+      assert.ok(spy.starts.length >= 3, `${spy.starts.length} requests`);
+      assert.deepEqual(spy.starts.filter((s) => s.at >= newEnd), []);
+    });
+  });
+
+  describe('a claim', () => {
+    const outcome = (id: number, fields: Partial<SendOutcome> = {}): SendOutcome => ({ id, status: 'sent', error: null, retryAt: null, attempted: true, ...fields });
+
+    it('whose lease was taken over writes nothing: the new holder does', async () => {
+      const { mailingId, messageIds: [id] } = await mailingWithDueMessages(db, 1);
+      const first = await claimDue(mailingId, 10, 1);
+      await sleep(20);
+      const second = await claimDue(mailingId, 10, 60 * SECOND);
+      assert.deepEqual(second.messages.map((m) => m.id), [id]);
+      await recordOutcomes(first.token, [outcome(id, { status: 'failed', error: 'a late answer' })]);
+      const [held] = await messageStates(db, mailingId);
+      assert.deepEqual([held.status, held.attempts, held.lease_until !== null], ['pending', 0, true]);
+      await recordOutcomes(second.token, [outcome(id)]);
+      assert.equal((await messageStates(db, mailingId))[0].status, 'sent');
+    });
+
+    it('never turns a message expired meanwhile into sent', async () => {
+      const { mailingId, messageIds: [id] } = await mailingWithDueMessages(db, 1);
+      const claim = await claimDue(mailingId, 10, 60 * SECOND);
+      await closePending(mailingId, 'expired', 'the mailing ended');
+      await recordOutcomes(claim.token, [outcome(id)]);
+      assert.equal((await messageStates(db, mailingId))[0].status, 'expired');
+    });
+
+    it('stores a provider answer with a NUL byte without it, and the other outcomes of the same write too', async () => {
+      const { mailingId, messageIds: [a, b] } = await mailingWithDueMessages(db, 2);
+      const claim = await claimDue(mailingId, 10, 60 * SECOND);
+      await recordOutcomes(claim.token, [outcome(a, { status: 'failed', error: 'refused (400): bad\u0000body' }), outcome(b)]);
+      const [first, second] = await messageStates(db, mailingId);
+      assert.deepEqual([first.status, first.last_error, second.status], ['failed', 'refused (400): badbody', 'sent']);
+    });
+
+    it('bounds the stored provider text', async () => {
+      const { mailingId, messageIds: [id] } = await mailingWithDueMessages(db, 1);
+      const claim = await claimDue(mailingId, 10, 60 * SECOND);
+      await recordOutcomes(claim.token, [outcome(id, { status: 'failed', error: 'x'.repeat(100_000) })]);
+      assert.ok((await messageStates(db, mailingId))[0].last_error!.length <= 500);
+    });
+  });
+
+  describe('a retry', () => {
+    it('is never due after the last moment its message could still be sent', async () => {
+      fake.setFaults({ errorRate: 1, errorStatus: 503 });
+      const endAt = Date.now() + 20 * SECOND;
+      const { mailingId, messageIds: [id] } = await mailingWithDueMessages(db, 1, { endAt: new Date(endAt) });
+      // Ten failures so far: its own backoff would be minutes.
+      await db('messages').where({ id }).update({ attempts: 10 });
+      await sendBatch(mailingId, 1000, activitiesWith({ policy: { retryInitialMs: SECOND, retryMaxMs: 600 * SECOND } }));
+      const [message] = await messageStates(db, mailingId);
+      assert.equal(message.status, 'pending');
+      assert.ok(message.due_at.getTime() <= endAt - POLICY.requestTimeoutMs, `due ${message.due_at.getTime() - endAt} ms from the end`);
+    });
+  });
+
   describe('outcomes', () => {
     it('are recorded within a second of their answer, even while the batch waits to start its next request', async () => {
       const { mailingId, messageIds } = await mailingWithDueMessages(db, 2);
@@ -486,6 +555,19 @@ describe('sendBatch activity', function () {
       assert.equal(report.providerDown, true);
       assert.ok(report.attempted >= POLICY.outageThreshold && report.attempted <= POLICY.outageThreshold + 2, `${report.attempted} attempted`);
       assert.equal(report.pending, 50);
+    });
+
+    it('neither counts refused connections as attempts nor grows the backoff of their messages', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 10);
+      await db('messages').where({ mailing_id: mailingId }).update({ attempts: 5 });
+      const before = Date.now();
+      await sendBatch(mailingId, 1000, activitiesWith({ provider: downClient, policy: { concurrency: 2, retryInitialMs: SECOND } }));
+      const refused = (await messageStates(db, mailingId)).filter((m) => m.last_error !== null);
+      assert.ok(refused.length >= POLICY.outageThreshold);
+      for (const message of refused) {
+        assert.equal(message.attempts, 5);
+        assert.ok(message.due_at.getTime() <= Date.now() + SECOND && message.due_at.getTime() >= before, 'due again after the first backoff step');
+      }
     });
 
     it('leaves the messages it did not attempt claimable by the next batch', async () => {
