@@ -34,7 +34,7 @@ const schema = {
     SEND_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 10000, default: 500 },
     SEND_PARALLEL_BATCHES: { type: 'integer', minimum: 1, maximum: 64, default: 4 },
     SEND_RETRY_INITIAL_MS: { type: 'integer', minimum: 10, default: 1000 },
-    SEND_RETRY_MAX_MS: { type: 'integer', minimum: 10, default: 300000 },
+    SEND_RETRY_MAX_MS: { type: 'integer', minimum: 10, default: 60000 },
     SEND_OUTAGE_PAUSE_MS: { type: 'integer', minimum: 10, default: 1000 },
     SEND_OUTAGE_PAUSE_MAX_MS: { type: 'integer', minimum: 10, default: 60000 },
     SEND_OUTAGE_THRESHOLD: { type: 'integer', minimum: 1, default: 20 },

@@ -139,6 +139,21 @@ describe('mailings API', () => {
       assertProblem(await ctx.api.patch(`/api/mailings/${mailing.id}/`, { start_at: isoIn(25 * HOUR) }), 409, 'start_at');
     });
 
+    it("refuses to bring a running mailing's end_at closer than 5 s from now with 422, naming end_at", async () => {
+      const mailing = await ctx.api.createMailing({ start_at: isoIn(-HOUR), end_at: isoIn(HOUR) });
+      await ctx.api.db('mailings').where({ id: mailing.id }).update({ status: 'running' });
+      const res = await ctx.api.patch(`/api/mailings/${mailing.id}/`, { end_at: isoIn(2_000) });
+      assertProblem(res, 422, 'end_at');
+      assert.match(res.body.detail, /at least 5 s from now/);
+    });
+
+    it("moves a running mailing's end_at to 10 s from now", async () => {
+      const mailing = await ctx.api.createMailing({ start_at: isoIn(-HOUR), end_at: isoIn(HOUR) });
+      await ctx.api.db('mailings').where({ id: mailing.id }).update({ status: 'running' });
+      const res = await ctx.api.patch(`/api/mailings/${mailing.id}/`, { end_at: isoIn(10_000) });
+      assert.equal(res.status, 200, res.text);
+    });
+
     for (const status of ['finished', 'expired']) {
       it(`refuses to edit a ${status} mailing with 409, naming status`, async () => {
         const mailing = await ctx.api.createMailing();

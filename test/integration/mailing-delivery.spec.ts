@@ -176,6 +176,26 @@ describe('mailing delivery on the real stack', function () {
     assert.equal(provider.received().filter((r) => messageIds.has(r.msgId)).length, 2);
   });
 
+  it('carries on, messaging nobody twice, once the reconciler restarts its terminated workflow', async () => {
+    const tag = uniqueTag();
+    const audience = await createClients(6, tag);
+    provider.setFaults({ latencyMs: 300 });
+    const id = await createMailing({ start_at: isoIn(0), end_at: isoIn(3_600 * SECOND), text: 'terminated', filter: { tag } });
+    const requested = async () => {
+      const messageIds = new Set((await messagesOf(id)).map((m) => m.id));
+      return provider.received().some((r) => messageIds.has(r.msgId)) ? true : undefined;
+    };
+    await eventually(requested);
+    await ctx.temporal.workflow.getHandle(`mailing-${id}`).terminate('an operator ran temporal workflow terminate');
+    assert.equal(await statusOf(id), 'running');
+
+    await ctx.mailings.reconcile();
+    assert.equal(await settled(id), 'finished');
+    const messageIds = new Set((await messagesOf(id)).map((m) => m.id));
+    const accepted = provider.received().filter((r) => messageIds.has(r.msgId) && r.outcome === 'ok');
+    assert.deepEqual(accepted.map((r) => String(r.phone)).sort(), audience.map((c) => c.phone_number).sort());
+  });
+
   it('tags its workflow with the mailing id so operators can find it', async () => {
     const id = await createMailing({ start_at: isoIn(3_600 * SECOND), end_at: isoIn(7_200 * SECOND), text: 'findable', filter: { tag: uniqueTag() } });
     const found = await eventually(async () => {
