@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { Agent, errors as undiciErrors, request } from 'undici';
 
 export interface OutgoingMessage {
@@ -60,8 +61,15 @@ function classifyStatus(status: number, body: string, retryAfter: string | strin
   return { result: 'retry', error: `provider answered ${status}` };
 }
 
-/** `abandoned` is the caller's signal (end time, cancellation); the request's own deadline is not abandonment. */
+/**
+ * `abandoned` is the caller's signal (end time, cancellation); the request's own deadline is not
+ * abandonment. A request that cannot even be made (a URL or token undici refuses) is a configuration
+ * error that no retry fixes: it fails the activity for good, visibly.
+ */
 function classifyError(error: unknown, abandoned: AbortSignal, timedOut: boolean): Delivery {
+  if (error instanceof undiciErrors.InvalidArgumentError || (error as { code?: string }).code === 'ERR_INVALID_URL') {
+    throw ApplicationFailure.nonRetryable(`the provider request cannot be made (${(error as Error).message}); check SEND_API_URL and SEND_API_TOKEN`, 'ProviderMisconfigured');
+  }
   if (abandoned.aborted) return { result: 'retry', error: `request abandoned: ${String(abandoned.reason?.message ?? abandoned.reason)}` };
   const code = (error as { code?: string }).code ?? '';
   if (

@@ -110,6 +110,8 @@ export class SendBatch {
   private flushedAt = Date.now();
   private unreachableStreak = 0;
   private unauthorizedLogged = false;
+  /** A request that could not be made at all (bad configuration): nothing more starts, and the batch fails with it. */
+  private failure?: unknown;
   // A lease outlives any request of the batch (a request lasts at most requestTimeoutMs in all), so only
   // a batch that died loses its messages to another; messages still unsent when their lease is about to
   // run out are left to whoever claims them next.
@@ -154,6 +156,7 @@ export class SendBatch {
         await this.flushPatiently();
       }
       if (performance.now() - this.claimedAt < this.claimTtlMs) await messages.releaseLeases(this.token, this.queue.map((m) => m.id));
+      if (this.failure !== undefined) throw this.failure;
       this.report.ended = this.terms.msLeft <= 0 || performance.now() >= this.deadline + END_MARGIN_MS;
       Object.assign(this.report, await messages.pendingSummary(this.mailingId));
     } finally {
@@ -189,7 +192,7 @@ export class SendBatch {
 
   private maySend(): boolean {
     const { terms } = this;
-    return !this.stop.aborted && !terms.deleted && JSON.stringify(terms.filter) === this.initialFilter && performance.now() < this.deadline;
+    return this.failure === undefined && !this.stop.aborted && !terms.deleted && JSON.stringify(terms.filter) === this.initialFilter && performance.now() < this.deadline;
   }
 
   /**
@@ -228,7 +231,13 @@ export class SendBatch {
       this.outcomes.push({ token, outcome: { id: message.id, status: 'cancelled', error: 'client was deleted', retryAt: null, attempted: false } });
       return;
     }
-    const delivery = await provider.send({ id: message.id, phone: message.phone, text }, this.stop);
+    let delivery: Delivery;
+    try {
+      delivery = await provider.send({ id: message.id, phone: message.phone, text }, this.stop);
+    } catch (error) {
+      this.failure ??= error;
+      return;
+    }
     this.outcomes.push({ token, outcome: toOutcome(policy, message, delivery, this.terms.endAt.getTime() - END_MARGIN_MS) });
     this.flushSoon();
     report[delivery.result === 'retry' ? 'retried' : delivery.result]++;

@@ -26,7 +26,7 @@ const schema = {
     TEMPORAL_TEST_SERVER_PATH: { type: 'string', minLength: 1 },
     WORKFLOW_BUNDLE_PATH: { type: 'string', minLength: 1 },
 
-    SEND_API_URL: { type: 'string', format: 'uri', default: 'https://probe.fbrq.cloud/v1' },
+    SEND_API_URL: { type: 'string', format: 'uri', pattern: '^https?://', default: 'https://probe.fbrq.cloud/v1' },
     SEND_API_TOKEN: { type: 'string', minLength: 1 },
     SEND_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10000 },
     SEND_CONCURRENCY: { type: 'integer', minimum: 1, default: 64 },

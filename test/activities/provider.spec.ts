@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ApplicationFailure } from '@temporalio/common';
 import { createProvider, type Delivery, type OutgoingMessage, type Provider } from '../../activities/provider';
 import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
 
@@ -50,6 +51,23 @@ describe('provider client', () => {
         assert.deepEqual(await slashed.send(MESSAGE, new AbortController().signal), { result: 'sent' });
       } finally {
         await slashed.close();
+      }
+    });
+  });
+
+  describe('a request that cannot be made', () => {
+    it('fails for good, as ProviderMisconfigured, when the token has a character no header may carry', async () => {
+      const misconfigured = createProvider({ url: fake.url, token: 'line\nbreak', timeoutMs: TIMEOUT_MS, connections: 1 });
+      try {
+        await assert.rejects(misconfigured.send(MESSAGE, new AbortController().signal), (error: unknown) => {
+          assert.ok(error instanceof ApplicationFailure);
+          assert.deepEqual([error.type, error.nonRetryable], ['ProviderMisconfigured', true]);
+          assert.match(error.message, /SEND_API_TOKEN/);
+          return true;
+        });
+        assert.equal(fake.received().length, 0);
+      } finally {
+        await misconfigured.close();
       }
     });
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import knex from 'knex';
@@ -464,6 +464,30 @@ describe('sendBatch activity', function () {
       open();
       await first;
       assert.deepEqual([...fake.countsByMsgId()].sort(([a], [b]) => a - b), messageIds.map((id) => [id, 1]));
+    });
+  });
+
+  describe('fails for good, with no retry', () => {
+    const nonRetryable = (type: string) => (error: unknown) => {
+      assert.ok(error instanceof ApplicationFailure, String(error));
+      assert.deepEqual([error.type, error.nonRetryable], [type, true]);
+      return true;
+    };
+
+    it('when its mailing does not exist', async () => {
+      await assert.rejects(sendBatch(2 ** 40), nonRetryable('MailingNotFound'));
+    });
+
+    it('when no request can be made (a token no header may carry), leaving the messages pending', async () => {
+      const misconfigured = createProvider({ url: fake.url, token: 'line\nbreak', timeoutMs: POLICY.requestTimeoutMs, connections: 1 });
+      try {
+        const { mailingId } = await mailingWithDueMessages(db, 5);
+        await assert.rejects(sendBatch(mailingId, 1000, activitiesWith({ provider: misconfigured })), nonRetryable('ProviderMisconfigured'));
+        assert.deepEqual(new Set((await messageStates(db, mailingId)).map((m) => m.status)), new Set(['pending']));
+        assert.equal(fake.received().length, 0);
+      } finally {
+        await misconfigured.close();
+      }
     });
   });
 
