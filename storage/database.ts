@@ -1,5 +1,6 @@
 import knex, { Knex } from 'knex';
 import { Model, UniqueViolationError } from 'objection';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -11,9 +12,14 @@ export function connectDatabase(url: string, poolMax = 10): Database {
   return db;
 }
 
-const migrations = {
-  directory: path.join(__dirname, 'migrations'),
-  loadExtensions: ['.ts', '.js'],
+const directory = path.join(__dirname, 'migrations');
+/** knex records a migration by file name: compiled (`dist/`, `.js`) it keeps its `.ts` name, so both share one history. */
+const migrations: Knex.MigratorConfig = {
+  migrationSource: {
+    getMigrations: async () => (await readdir(directory)).filter((file) => /^\d+_\w+\.[jt]s$/.test(file)).sort(),
+    getMigrationName: (file: string) => file.replace(/\.js$/, '.ts'),
+    getMigration: (file: string) => import(path.join(directory, file)),
+  },
 };
 
 export async function migrateLatest(db: Database): Promise<string[]> {
