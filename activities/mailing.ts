@@ -22,6 +22,8 @@ export interface MailingActivityDeps {
 
 // Clients per audience chunk: one short transaction each, so a delete or an edit waits at most that long.
 const AUDIENCE_CHUNK = 10_000;
+// Recorded with the start claim, so that sending begins at once while the rest is recorded.
+const FIRST_AUDIENCE_CHUNK = 1_000;
 
 /** A mailing row that does not exist cannot come back by retrying. */
 export function mailingNotFound(mailingId: number): ApplicationFailure {
@@ -61,6 +63,7 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
 
     async claimStart(mailingId: number): Promise<lifecycle.StartClaim> {
       const claim = await lifecycle.claimStart(mailingId);
+      if (claim.result === 'started') await recordAudienceChunk(mailingId, FIRST_AUDIENCE_CHUNK);
       logger.info({ mailingId, ...claim }, 'mailing start claimed');
       return claim;
     },

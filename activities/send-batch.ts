@@ -31,6 +31,8 @@ export interface BatchReport {
   providerDown: boolean;
   /** The end time has passed by the database's clock: what is pending can only expire. */
   ended: boolean;
+  /** The mailing changed under the batch (a new filter, or deleted): the workflow should read it again. */
+  stale: boolean;
   pending: number;
   nextDueAt: string | null;
 }
@@ -93,7 +95,7 @@ function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Del
  * monotonic clock) or after a cancellation.
  */
 export class SendBatch {
-  private readonly report: BatchReport = { attempted: 0, sent: 0, failed: 0, retried: 0, providerDown: false, ended: false, pending: 0, nextDueAt: null };
+  private readonly report: BatchReport = { attempted: 0, sent: 0, failed: 0, retried: 0, providerDown: false, ended: false, stale: false, pending: 0, nextDueAt: null };
   private readonly outcomes: { token: string; outcome: SendOutcome }[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private queue: ClaimedMessage[] = [];
@@ -158,6 +160,7 @@ export class SendBatch {
       if (performance.now() - this.claimedAt < this.claimTtlMs) await messages.releaseLeases(this.token, this.queue.map((m) => m.id));
       if (this.failure !== undefined) throw this.failure;
       this.report.ended = this.terms.msLeft <= 0 || performance.now() >= this.deadline + END_MARGIN_MS;
+      this.report.stale = this.terms.deleted || JSON.stringify(this.terms.filter) !== this.initialFilter;
       Object.assign(this.report, await messages.pendingSummary(this.mailingId));
     } finally {
       clearInterval(alive);

@@ -118,6 +118,7 @@ describe('sendBatch activity', function () {
         retried: 0,
         providerDown: false,
         ended: false,
+        stale: false,
         pending: 0,
         nextDueAt: null,
       });
@@ -256,6 +257,7 @@ describe('sendBatch activity', function () {
         retried: 1,
         providerDown: false,
         ended: false,
+        stale: false,
         pending: 1,
         nextDueAt: message.due_at.toISOString(),
       });

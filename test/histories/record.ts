@@ -124,9 +124,9 @@ async function main() {
   await show('deleted-while-recording-audience', m.id);
 
   provider.reset();
-  // Continue-as-new: one message per batch, so the first run reaches its 100 rounds.
+  // Continue-as-new: one message per batch, so the first run reaches its batch limit (400).
   const small = service({ batchSize: 1, parallelBatches: 1 });
-  await seed('rec-can', 105);
+  await seed('rec-can', 420);
   m = await small.create({ start_at: iso(0), end_at: iso(3600_000), text: 'continue', filter: { tag: 'rec-can' } });
   await settled(m.id);
   const first = (await temporal.workflow.getHandle(`mailing-${m.id}`).describe()).runId;

@@ -15,6 +15,8 @@ export class FakeMailing {
   /** When set, a send batch (or the audience recording) holds on, heartbeating, until it is cancelled. */
   stall = false;
   stallRecording = false;
+  /** Only the first send batch holds on until it is cancelled. */
+  stallFirstBatch = false;
   batchesCancelled = 0;
   /** Messages one batch sends; the rest stay pending. */
   perBatch = Infinity;
@@ -83,7 +85,7 @@ export class FakeMailing {
       recordAudience,
       sendBatch: async (): Promise<BatchReport> => {
         this.record('sendBatch');
-        if (this.stall) {
+        if (this.stall || (this.stallFirstBatch && this.count('sendBatch') === 1)) {
           try {
             await this.holdUntilCancelled();
           } catch (error) {
@@ -93,7 +95,7 @@ export class FakeMailing {
         }
         const sent = Math.min(this.pending, this.perBatch);
         this.pending -= sent;
-        return { attempted: sent, sent, failed: 0, retried: 0, providerDown: false, ended: this.endedByDatabase, pending: this.pending, nextDueAt: this.nextDueAt };
+        return { attempted: sent, sent, failed: 0, retried: 0, providerDown: false, ended: this.endedByDatabase, stale: false, pending: this.pending, nextDueAt: this.nextDueAt };
       },
       finishMailing,
       cancelMailing: async () => {

@@ -1,0 +1,39 @@
+import { condition } from '@temporalio/workflow';
+import { cancelMailing, finishMailing } from './mailing-activities';
+import type { MailingOutcome, SendLimits } from './mailing';
+
+/** What one run of the workflow keeps between its phases. */
+export interface Run {
+  mailingId: number;
+  limits: SendLimits;
+  /** A signal said the mailing was edited since the schedule was last read. */
+  edited: boolean;
+  /** Activities that must settle before a cancelled mailing is closed. */
+  busy?: Promise<unknown>;
+}
+
+// The schedule is read at least this often while sending, so a lost signal only delays an edit.
+export const SENDING_RECHECK_MS = 60_000;
+// Sending that could start nothing waits at least this long before trying again: no loop without a timer.
+export const IDLE_MS = 1_000;
+
+export const isFinal = (status: string): status is MailingOutcome => ['finished', 'expired', 'cancelled'].includes(status);
+
+/** Sleeps up to `ms`, waking early when the mailing is edited. */
+export async function sleepUnlessEdited(run: Run, ms: number): Promise<void> {
+  if (ms > 0) await condition(() => run.edited, ms);
+}
+
+export async function closeDeleted(run: Run): Promise<'cancelled'> {
+  await cancelMailing(run.mailingId);
+  return 'cancelled';
+}
+
+/** At the end time what is pending expires; the mailing always ends then (`running` is for a finish before it). */
+export async function finishAtEnd(run: Run): Promise<MailingOutcome> {
+  for (;;) {
+    const outcome = await finishMailing(run.mailingId, true);
+    if (outcome !== 'running') return outcome;
+    await sleepUnlessEdited(run, IDLE_MS);
+  }
+}

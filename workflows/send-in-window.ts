@@ -1,0 +1,119 @@
+import { allHandlersFinished, CancellationScope, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import type { MailingOutcome, mailingWorkflow } from './mailing';
+import { finishMailing, readSchedule, recordAudience, sendBatch } from './mailing-activities';
+import { closeDeleted, finishAtEnd, IDLE_MS, isFinal, Run, SENDING_RECHECK_MS } from './mailing-run';
+
+// Keeps each run's history small whatever the audience size (about 7 events a batch).
+const BATCHES_PER_RUN = 400;
+
+/** Why the lanes of a window stop starting batches. */
+type Stop = 'drained' | 'ended' | 'full' | 'stale';
+
+/** What the lanes of one window share. */
+interface Window {
+  stop?: Stop;
+  audienceDone: boolean;
+  /** No batch starts before this (workflow time): the provider looked down. */
+  pausedUntil: number;
+  outagePause: number;
+  batches: number;
+  /** A batch found its mailing changed under it (a new filter, deleted): the schedule is read again. */
+  recheck: boolean;
+}
+
+/**
+ * Sends in a sliding window: `parallelBatches` lanes, each starting its next batch as soon as its last
+ * one ends, so one stalled batch never idles the others; the audience is recorded alongside from the
+ * start. A window ends when nothing is pending, at the end time, after BATCHES_PER_RUN batches
+ * (continue-as-new), or when the schedule changed under it.
+ */
+export async function sendInWindow(run: Run): Promise<MailingOutcome> {
+  const { mailingId, limits } = run;
+  for (;;) {
+    run.edited = false;
+    const schedule = await readSchedule(mailingId);
+    if (!schedule || schedule.deleted) return closeDeleted(run);
+    if (isFinal(schedule.status)) return schedule.status;
+    let endAt = Date.parse(schedule.endAt);
+    if (Date.now() >= endAt) return finishAtEnd(run);
+
+    const window: Window = { audienceDone: schedule.audienceDone, pausedUntil: 0, outagePause: limits.outagePauseMs, batches: 0, recheck: false };
+    const scope = new CancellationScope();
+    const work = scope.run(async () => {
+      const recording = window.audienceDone ? [] : [recordAudience(mailingId).then(() => void (window.audienceDone = true))];
+      const lanes = Array.from({ length: limits.parallelBatches }, () => lane(run, window));
+      const failure = (await Promise.allSettled([...recording, ...lanes])).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure) throw failure.reason;
+    });
+    run.busy = work;
+    let settled = false;
+    work.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+
+    while (!settled && Date.now() < endAt) {
+      await condition(() => settled || run.edited || window.recheck, Math.min(endAt - Date.now(), SENDING_RECHECK_MS));
+      if (settled) break;
+      // An edit, a batch that found the mailing changed, or a quiet minute: the schedule is read again.
+      run.edited = false;
+      window.recheck = false;
+      const fresh = await readSchedule(mailingId);
+      if (!fresh || fresh.deleted || fresh.status !== 'running' || (window.audienceDone && !fresh.audienceDone)) window.stop ??= 'stale';
+      if (fresh) endAt = Date.parse(fresh.endAt);
+    }
+    if (!settled) {
+      // The end time as this run read it: the next pass reads it again before closing (it may have moved).
+      scope.cancel();
+      await work.catch(() => undefined);
+      continue;
+    }
+    await work;
+
+    if (window.stop === 'ended') return finishAtEnd(run);
+    if (window.stop === 'drained') {
+      const outcome = await finishMailing(mailingId, false);
+      // Still running: an edit re-opened the audience meanwhile.
+      if (outcome !== 'running') return outcome;
+    }
+    if (window.stop === 'full') {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof mailingWorkflow>({ mailingId, limits, sending: true });
+    }
+  }
+}
+
+/** One lane of the window: batch after batch until the window stops. */
+async function lane(run: Run, window: Window): Promise<void> {
+  const { mailingId, limits } = run;
+  while (!window.stop) {
+    const paused = window.pausedUntil - Date.now();
+    if (paused > 0) {
+      await condition(() => window.stop !== undefined, paused);
+      continue;
+    }
+    if (window.batches >= BATCHES_PER_RUN || workflowInfo().continueAsNewSuggested) {
+      window.stop ??= 'full';
+      return;
+    }
+    window.batches++;
+    const recordedBefore = window.audienceDone;
+    const report = await sendBatch(mailingId, limits.batchSize);
+    if (report.stale) window.recheck = true;
+    if (report.ended) {
+      window.stop ??= 'ended';
+    } else if (report.providerDown) {
+      window.pausedUntil = Date.now() + window.outagePause;
+      window.outagePause = Math.min(window.outagePause * 2, limits.outagePauseMaxMs);
+    } else {
+      window.outagePause = limits.outagePauseMs;
+      // The audience was complete before this batch counted what is pending: nothing is left.
+      if (report.pending === 0 && recordedBefore) window.stop ??= 'drained';
+      else if (report.attempted === 0) {
+        const nextDue = report.nextDueAt ? Date.parse(report.nextDueAt) : Infinity;
+        const wait = Math.min(Math.max(nextDue, Date.now() + IDLE_MS), Date.now() + SENDING_RECHECK_MS) - Date.now();
+        await condition(() => window.stop !== undefined || window.audienceDone !== recordedBefore, wait);
+      }
+    }
+  }
+}
