@@ -20,6 +20,13 @@ const schema = {
     TEMPORAL_ADDRESS: { type: 'string', minLength: 1 },
     TEMPORAL_NAMESPACE: { type: 'string', default: 'default' },
     TEMPORAL_TASK_QUEUE: { type: 'string', default: 'mailings' },
+    // A secured cluster (Temporal Cloud, or a self-hosted one with TLS): the names the Temporal CLI reads too.
+    TEMPORAL_API_KEY: { type: 'string', minLength: 1 },
+    TEMPORAL_TLS: { type: 'boolean' },
+    TEMPORAL_TLS_CLIENT_CERT_PATH: { type: 'string', minLength: 1 },
+    TEMPORAL_TLS_CLIENT_KEY_PATH: { type: 'string', minLength: 1 },
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: { type: 'string', minLength: 1 },
+    TEMPORAL_TLS_SERVER_NAME: { type: 'string', minLength: 1 },
     TEMPORAL_DEV_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 7233 },
     TEMPORAL_UI_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8233 },
     TEMPORAL_CLI_PATH: { type: 'string', minLength: 1 },
@@ -41,6 +48,11 @@ const schema = {
     MAILING_STOP_WAIT_MS: { type: 'integer', minimum: 0, default: 30000 },
     FAKE_PROVIDER_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8010 },
   },
+  // An mTLS client certificate comes with its key.
+  dependencies: {
+    TEMPORAL_TLS_CLIENT_CERT_PATH: ['TEMPORAL_TLS_CLIENT_KEY_PATH'],
+    TEMPORAL_TLS_CLIENT_KEY_PATH: ['TEMPORAL_TLS_CLIENT_CERT_PATH'],
+  },
 } as const;
 
 export interface Config {
@@ -55,6 +67,12 @@ export interface Config {
   TEMPORAL_ADDRESS?: string;
   TEMPORAL_NAMESPACE: string;
   TEMPORAL_TASK_QUEUE: string;
+  TEMPORAL_API_KEY?: string;
+  TEMPORAL_TLS?: boolean;
+  TEMPORAL_TLS_CLIENT_CERT_PATH?: string;
+  TEMPORAL_TLS_CLIENT_KEY_PATH?: string;
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH?: string;
+  TEMPORAL_TLS_SERVER_NAME?: string;
   TEMPORAL_DEV_PORT: number;
   TEMPORAL_UI_PORT: number;
   TEMPORAL_CLI_PATH?: string;
@@ -77,7 +95,7 @@ export interface Config {
 }
 
 /** Values that must never be logged or returned; the logger redacts them. */
-export const secretKeys = ['SEND_API_TOKEN', 'DATABASE_URL'] as const;
+export const secretKeys = ['SEND_API_TOKEN', 'DATABASE_URL', 'TEMPORAL_API_KEY'] as const;
 
 export class ConfigError extends Error {}
 

@@ -3,6 +3,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createProvider } from '../activities/provider';
 import { loadConfig, requireSetting, sendLimits } from '../config';
 import { createLogger } from '../config/logger';
+import { temporalConnectionOptions } from '../config/temporal';
 import { createMailingService } from '../domain/mailings';
 import { connectDatabase } from '../storage/database';
 import { createMailingWorker, ensureReconcileSchedule } from './worker';
@@ -15,9 +16,9 @@ async function main() {
     logger: new DefaultLogger('WARN', ({ level, message, meta }) => logger[level === 'WARN' ? 'warn' : 'error'](meta ?? {}, message)),
   });
   const db = connectDatabase(requireSetting(config, 'DATABASE_URL'), config.DATABASE_POOL_MAX);
-  const address = requireSetting(config, 'TEMPORAL_ADDRESS');
-  const connection = await NativeConnection.connect({ address });
-  const client = new Client({ connection: await Connection.connect({ address }), namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = temporalConnectionOptions(config);
+  const connection = await NativeConnection.connect(temporal);
+  const client = new Client({ connection: await Connection.connect(temporal), namespace: config.TEMPORAL_NAMESPACE });
   const provider = createProvider({
     url: config.SEND_API_URL,
     token: requireSetting(config, 'SEND_API_TOKEN'),
