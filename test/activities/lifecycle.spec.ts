@@ -7,6 +7,7 @@ import { createLogger } from '../../config/logger';
 import { recordAudienceChunk } from '../../storage/audience';
 import { connectDatabase, type Database } from '../../storage/database';
 import * as lifecycle from '../../storage/mailing-lifecycle';
+import { countsByMailing } from '../../storage/messages';
 import { insertClients, insertMailing, mailingWithDueMessages, messageStates, uniqueTag } from './fixtures';
 
 const HOUR = 3_600_000;
@@ -209,6 +210,34 @@ describe('the mailing state machine', () => {
       await db('mailings').where({ id: mailingId }).update({ filter: JSON.stringify({ tag: [after] }), audience_done: false, audience_cursor: 0 });
       await run(activities.recordAudience, mailingId);
       assert.deepEqual((await statuses(mailingId)).sort(), ['cancelled', 'cancelled', 'pending', 'pending', 'pending']);
+    });
+  });
+
+  describe('the counts by status', () => {
+    const counted = async (mailingId: number) =>
+      Object.fromEntries((await db('mailing_counts').where({ mailing_id: mailingId }).where('count', '>', 0)).map((r) => [r.status, Number(r.count)]));
+    const actual = async (mailingId: number) =>
+      Object.fromEntries((await db('messages').where({ mailing_id: mailingId }).select('status').count('* as n').groupBy('status')).map((r) => [r.status, Number(r.n)]));
+
+    it('follow every change of the messages: recording, outcomes, expiry, cancellation', async () => {
+      const tag = uniqueTag();
+      await insertClients(db, 7, { tag });
+      const mailingId = await insertMailing(db, { filter: { tag: [tag] }, audienceDone: false });
+      await run(activities.recordAudience, mailingId);
+      assert.deepEqual(await counted(mailingId), { pending: 7 });
+      const ids = (await messageStates(db, mailingId)).map((m) => m.id);
+      await db('messages').whereIn('id', ids.slice(0, 3)).update({ status: 'sent' });
+      await db('messages').whereIn('id', ids.slice(3, 4)).update({ status: 'failed' });
+      await lifecycle.closeDeleted(mailingId);
+      assert.deepEqual(await counted(mailingId), await actual(mailingId));
+      assert.deepEqual(await counted(mailingId), { sent: 3, failed: 1, cancelled: 3 });
+    });
+
+    it('are what the statistics read', async () => {
+      const { mailingId, messageIds } = await mailingWithDueMessages(db, 4);
+      await db('messages').where({ id: messageIds[0] }).update({ status: 'sent' });
+      const counts = (await countsByMailing([mailingId])).get(mailingId);
+      assert.deepEqual(counts, { pending: 3, sent: 1, failed: 0, expired: 0, cancelled: 0 });
     });
   });
 
