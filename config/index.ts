@@ -94,6 +94,9 @@ export interface Config {
   FAKE_PROVIDER_PORT: number;
 }
 
+/** Every setting's name (the deployment files are checked against them: test/deploy.spec.ts). */
+export const configKeys = Object.keys(schema.properties) as (keyof Config)[];
+
 /** Values that must never be logged or returned; the logger redacts them. */
 export const secretKeys = ['SEND_API_TOKEN', 'DATABASE_URL', 'TEMPORAL_API_KEY'] as const;
 
