@@ -63,7 +63,8 @@ export const offlinePrefix: string[] = (() => {
 
 async function tool(binary: string, args: string[], cwd = repoRoot): Promise<CheckResult> {
   const [command, ...rest] = [...offlinePrefix, binary, ...args];
-  const shown = [path.basename(binary), ...args.map((a) => (path.isAbsolute(a) ? path.relative(cwd, a) || '.' : a))].join(' ');
+  const relative = (file: string) => (path.relative(cwd, file).startsWith('..') ? file : path.relative(cwd, file) || '.');
+  const shown = [path.basename(binary), ...args.map((a) => (path.isAbsolute(a) ? relative(a) : a))].join(' ');
   try {
     const { stdout, stderr } = await run(command, rest, { cwd, timeout: 120_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } });
     return { ok: true, command: shown, output: `${stdout}${stderr}` };
@@ -78,11 +79,11 @@ export function lintDockerfile(tools: DeployToolPaths, dockerfile: string, confi
 }
 
 export function checkCompose(tools: DeployToolPaths, file: string, schema = path.join(repoRoot, 'deploy', 'schemas', 'compose-spec.json')): Promise<CheckResult> {
-  return tool(tools['check-jsonschema'], ['--color', 'never', '--schemafile', schema, file]);
+  return tool(tools['check-jsonschema'], ['--color', 'never', '--verbose', '--schemafile', schema, file]);
 }
 
 export function checkGitlabCi(tools: DeployToolPaths, file: string): Promise<CheckResult> {
-  return tool(tools['check-jsonschema'], ['--color', 'never', '--builtin-schema', 'vendor.gitlab-ci', file]);
+  return tool(tools['check-jsonschema'], ['--color', 'never', '--verbose', '--builtin-schema', 'vendor.gitlab-ci', file]);
 }
 
 /** `kustomize build <overlay>`: the manifests as `kubectl apply -k` would send them (in `output`). */
