@@ -64,7 +64,7 @@ async function pipInstallPinned(requirements: string[]): Promise<void> {
 
 /** `go install` of the pinned kustomize into .venv/bin, with the Go found on PATH (>= 1.22.7, no toolchain download). */
 async function goInstallKustomize(): Promise<void> {
-  const go = findOnPath('go');
+  const go = findOnPath('go') ?? ['/usr/local/go/bin/go', '/usr/lib/go/bin/go'].find(isExecutable);
   if (!go) {
     throw new Error(
       'kustomize is built with Go (>= 1.22.7), and no `go` is on PATH: install Go (Debian: golang-1.23-go from bookworm-backports) and run `npm run setup` again',
