@@ -29,12 +29,12 @@ const TRANSITIONS = {
   cancel: { from: ['scheduled', 'running'], to: 'cancelled', guard: 'deleted_at IS NOT NULL' },
 } as const;
 
-export type Transition = keyof typeof TRANSITIONS;
+type Transition = keyof typeof TRANSITIONS;
 
 const knex = () => MailingRow.knex();
 
 /** Applies one transition if the mailing is in a state that allows it; false when it is not. */
-export async function transition(id: number, name: Transition): Promise<boolean> {
+async function transition(id: number, name: Transition): Promise<boolean> {
   const { from, to, guard } = TRANSITIONS[name];
   const result = await knex().raw(
     `UPDATE mailings SET status = :to, updated_at = now() WHERE id = :id AND status = ANY(:from::text[]) AND ${guard}`,

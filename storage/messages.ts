@@ -93,7 +93,7 @@ export interface SendOutcome {
 const MAX_ERROR_LENGTH = 500;
 
 /** Provider text made storable: no NUL bytes (PostgreSQL text refuses them), no lone surrogates, bounded. */
-export function storableText(text: string | null): string | null {
+function storableText(text: string | null): string | null {
   if (text === null) return null;
   const clean = text.replace(/\u0000/g, '').toWellFormed();
   return clean.length > MAX_ERROR_LENGTH ? `${clean.slice(0, MAX_ERROR_LENGTH - 1)}…` : clean;
