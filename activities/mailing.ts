@@ -2,12 +2,13 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Sema } from 'async-sema';
 import type { Logger } from '../config/logger';
-import { recordAudienceChunk } from '../storage/audience';
+import { recordAudienceChunk, type FirstSendAt } from '../storage/audience';
 import * as lifecycle from '../storage/mailing-lifecycle';
 import * as mailings from '../storage/mailings';
 import type { Provider } from './provider';
 import type { RateLimiter } from './rate-limit';
 import { BatchReport, SendBatch, SendingPolicy } from './send-batch';
+import { nextOpening } from './send-window';
 
 export type { BatchReport, SendingPolicy };
 export type { StartClaim } from '../storage/mailing-lifecycle';
@@ -25,6 +26,12 @@ const AUDIENCE_CHUNK = 10_000;
 // Recorded with the start claim, so that sending begins at once while the rest is recorded.
 const FIRST_AUDIENCE_CHUNK = 1_000;
 
+/** Not before the start nor now; a window that opens only after the end leaves the message due at the end, to expire. */
+const firstSendAt: FirstSendAt = (window, zones, startAt, endAt) => {
+  const from = Math.max(Date.now(), startAt.getTime());
+  return zones.map((zone) => new Date(Math.min(nextOpening(zone, window, from).at, endAt.getTime())));
+};
+
 /** A mailing row that does not exist cannot come back by retrying. */
 export function mailingNotFound(mailingId: number): ApplicationFailure {
   return ApplicationFailure.nonRetryable(`mailing ${mailingId} does not exist`, 'MailingNotFound');
@@ -38,7 +45,7 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
     const activity = Context.current();
     let recorded = 0;
     for (;;) {
-      const chunk = await recordAudienceChunk(mailingId, AUDIENCE_CHUNK);
+      const chunk = await recordAudienceChunk(mailingId, AUDIENCE_CHUNK, firstSendAt);
       recorded += chunk.recorded;
       if (chunk.done) break;
       activity.heartbeat(recorded);
@@ -63,7 +70,7 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
 
     async claimStart(mailingId: number): Promise<lifecycle.StartClaim> {
       const claim = await lifecycle.claimStart(mailingId);
-      if (claim.result === 'started') await recordAudienceChunk(mailingId, FIRST_AUDIENCE_CHUNK);
+      if (claim.result === 'started') await recordAudienceChunk(mailingId, FIRST_AUDIENCE_CHUNK, firstSendAt);
       logger.info({ mailingId, ...claim }, 'mailing start claimed');
       return claim;
     },

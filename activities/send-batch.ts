@@ -10,6 +10,7 @@ import type { ClaimedMessage, SendOutcome } from '../storage/messages';
 import { mailingNotFound } from './mailing';
 import type { Delivery, Provider } from './provider';
 import type { RateLimiter } from './rate-limit';
+import { nextOpening, type Opening, type SendWindow } from './send-window';
 
 export interface SendingPolicy {
   /** Requests in flight at once on this worker, across all mailings. */
@@ -67,10 +68,11 @@ function backoffMs(policy: SendingPolicy, attempt: number): number {
 
 /**
  * What to write for an answer. A retry is never due after the last moment a request may still start
- * (while an earlier attempt could succeed), and an unreachable provider (the whole provider, not this
- * message) neither counts as an attempt nor grows the message's backoff.
+ * (while an earlier attempt could succeed), nor outside the client's send window, and an unreachable
+ * provider (the whole provider, not this message) neither counts as an attempt nor grows the
+ * message's backoff.
  */
-function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Delivery, lastStartAt: number): SendOutcome {
+function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Delivery, lastStartAt: number, window: SendWindow | null): SendOutcome {
   switch (delivery.result) {
     case 'sent':
       return { id: message.id, status: 'sent', error: null, retryAt: null, attempted: true };
@@ -79,10 +81,12 @@ function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Del
     case 'retry': {
       const now = Date.now();
       const delay = delivery.unreachable ? policy.retryInitialMs : backoffMs(policy, message.attempts + 1);
-      const retryAt =
+      const backoffUntil =
         delivery.retryAfterMs !== undefined
           ? now + delivery.retryAfterMs
           : Math.max(now + Math.min(delay, policy.retryInitialMs), Math.min(now + delay, lastStartAt - policy.requestTimeoutMs));
+      // A retry that would fall outside the client's send window waits for its next opening.
+      const retryAt = window && message.timezone ? nextOpening(message.timezone, window, backoffUntil).at : backoffUntil;
       return { id: message.id, status: 'pending', error: delivery.error, retryAt: new Date(retryAt), attempted: !delivery.unreachable };
     }
   }
@@ -112,6 +116,8 @@ export class SendBatch {
   private flushedAt = Date.now();
   private unreachableStreak = 0;
   private unauthorizedLogged = false;
+  /** The next opening of the send window per zone, valid until it closes. */
+  private readonly openings = new Map<string, Opening>();
   /** A request that could not be made at all (bad configuration): nothing more starts, and the batch fails with it. */
   private failure?: unknown;
   // A lease outlives any request of the batch (a request lasts at most requestTimeoutMs in all), so only
@@ -175,6 +181,10 @@ export class SendBatch {
   private async launchNext(): Promise<boolean> {
     for (;;) {
       if (this.queue.length === 0 && !(await this.claim())) return false;
+      if (this.waitForWindow(this.queue[0])) {
+        this.queue.shift();
+        continue;
+      }
       await this.deps.rateLimiter.acquire();
       if (performance.now() - this.termsReadAt > TERMS_TTL_MS) await this.refreshTerms();
       if (!this.maySend()) return false;
@@ -190,6 +200,23 @@ export class SendBatch {
       this.inFlight.delete(sending);
     });
     this.inFlight.add(sending);
+    return true;
+  }
+
+  /**
+   * A message whose client's local time is outside the mailing's send window is not sent: it becomes
+   * due again when the window next opens (in the client's zone as it is now), without an attempt.
+   */
+  private waitForWindow(message: ClaimedMessage): boolean {
+    const window = this.terms.sendWindow;
+    if (!window || !message.timezone) return false;
+    const now = Date.now();
+    const key = `${message.timezone} ${window.from}-${window.to}`;
+    let opening = this.openings.get(key);
+    if (!opening || now >= opening.until) this.openings.set(key, (opening = nextOpening(message.timezone, window, now)));
+    if (opening.at <= now) return false;
+    const outcome: SendOutcome = { id: message.id, status: 'pending', error: null, retryAt: new Date(opening.at), attempted: false };
+    this.outcomes.push({ token: this.token, outcome });
     return true;
   }
 
@@ -241,7 +268,7 @@ export class SendBatch {
       this.failure ??= error;
       return;
     }
-    this.outcomes.push({ token, outcome: toOutcome(policy, message, delivery, this.terms.endAt.getTime() - END_MARGIN_MS) });
+    this.outcomes.push({ token, outcome: toOutcome(policy, message, delivery, this.terms.endAt.getTime() - END_MARGIN_MS, this.terms.sendWindow) });
     this.flushSoon();
     report[delivery.result === 'retry' ? 'retried' : delivery.result]++;
     this.unreachableStreak = delivery.result === 'retry' && delivery.unreachable ? this.unreachableStreak + 1 : 0;

@@ -2,7 +2,7 @@ import type { ErrorObject } from 'ajv';
 import type Koa from 'koa';
 import { DataError } from 'objection';
 import { isConnectionError, isTransientConflict } from '../storage/database';
-import { ConflictError, DomainError, InvalidInputError, NotFoundError, UnavailableError } from '../domain/errors';
+import { ConflictError, DomainError, InvalidInputError, MalformedInputError, NotFoundError, UnavailableError } from '../domain/errors';
 
 export interface FieldError {
   field: string;
@@ -22,6 +22,7 @@ export class Problem extends Error {
 }
 
 const domainStatus = new Map<Function, [number, string]>([
+  [MalformedInputError, [400, 'Invalid request']],
   [InvalidInputError, [422, 'Invalid input']],
   [NotFoundError, [404, 'Not found']],
   [ConflictError, [409, 'Conflict']],

@@ -303,6 +303,10 @@ export interface components {
          *           "vip",
          *           "new"
          *         ]
+         *       },
+         *       "send_window": {
+         *         "from": "09:00",
+         *         "to": "21:00"
          *       }
          *     }
          */
@@ -311,13 +315,33 @@ export interface components {
             end_at: components["schemas"]["Timestamp"];
             text: components["schemas"]["MailingText"];
             filter?: components["schemas"]["MailingFilter"];
+            send_window?: components["schemas"]["SendWindow"];
         };
         MailingPatch: {
             start_at?: components["schemas"]["Timestamp"];
             end_at?: components["schemas"]["Timestamp"];
             text?: components["schemas"]["MailingText"];
             filter?: components["schemas"]["MailingFilter"];
+            send_window?: components["schemas"]["SendWindow"];
         };
+        /** @example 09:00 */
+        WallClockTime: string;
+        /**
+         * @description Local wall-clock times in each client's own `timezone` between which its message may be sent:
+         *     `from` < `to` is a daytime window (09:00-21:00), `from` > `to` crosses midnight (22:00-06:00);
+         *     `from` = `to` is refused (400). Omitted or null: any time. A time the clocks skip on a
+         *     spring-forward day means the first instant after the jump; a time that occurs twice on a fall-back
+         *     day means its first occurrence. A client whose window does not open before `end_at` gets an
+         *     `expired` message at `end_at`.
+         * @example {
+         *       "from": "09:00",
+         *       "to": "21:00"
+         *     }
+         */
+        SendWindow: {
+            from: components["schemas"]["WallClockTime"];
+            to: components["schemas"]["WallClockTime"];
+        } | null;
         /**
          * @description `scheduled` until `start_at`; `running` while messages are sent; `finished` when every message was
          *     handled; `expired` when `end_at` came before every message was sent.
@@ -335,6 +359,7 @@ export interface components {
             end_at: components["schemas"]["Timestamp"];
             text: components["schemas"]["MailingText"];
             filter: components["schemas"]["StoredFilter"];
+            send_window: components["schemas"]["SendWindow"];
             status: components["schemas"]["MailingStatus"];
         };
         MailingPage: {
@@ -373,11 +398,15 @@ export interface components {
             mailing_id: components["schemas"]["Id"];
             /** @description Null once the client has been deleted */
             client_id: number | null;
+            /** @description Where the message goes, fixed when the audience was recorded (null for messages recorded before phones were kept) */
+            phone: string | null;
             status: components["schemas"]["MessageStatus"];
             /** @description Provider requests made for this message */
             attempts: number;
             last_error: string | null;
             created_at: components["schemas"]["Timestamp"];
+            /** @description The earliest instant the message may be sent (the start, a retry's backoff, the client's send window) */
+            due_at: components["schemas"]["Timestamp"];
             /** Format: date-time */
             sent_at: string | null;
         };

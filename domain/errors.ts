@@ -12,6 +12,9 @@ export class DomainError extends Error {
   }
 }
 
+/** The input breaks a rule of its own shape that the contract cannot state (e.g. a window from 09:00 to 09:00). */
+export class MalformedInputError extends DomainError {}
+
 /** The input is well-formed but breaks a rule of the domain (e.g. operator code not matching the phone). */
 export class InvalidInputError extends DomainError {}
 

@@ -7,7 +7,7 @@ import * as messages from '../storage/messages';
 import type { Page, PageRequest } from '../storage/page';
 import { MAILING_ID, mailingChanged, mailingWorkflow, mailingWorkflowId, SendLimits } from '../workflows/mailing';
 import type { components } from '../api/schema';
-import { ConflictError, InvalidInputError, NotFoundError, UnavailableError } from './errors';
+import { ConflictError, InvalidInputError, MalformedInputError, NotFoundError, UnavailableError } from './errors';
 
 export type MailingInput = components['schemas']['MailingInput'];
 export type MailingSummaryPage = components['schemas']['MailingSummaryPage'];
@@ -48,11 +48,14 @@ function toFields(input: MailingInput): MailingFields {
   const end = Date.parse(input.end_at);
   if (end <= start) throw new InvalidInputError('end_at must be after start_at', 'end_at');
   if (end <= Date.now()) throw new InvalidInputError('end_at has already passed', 'end_at');
+  const window = input.send_window ?? null;
+  if (window && window.from === window.to) throw new MalformedInputError('send_window.from and send_window.to must differ', 'send_window');
   return {
     start_at: new Date(start).toISOString(),
     end_at: new Date(end).toISOString(),
     text: input.text,
     filter: normaliseFilter(input.filter),
+    send_window: window,
   };
 }
 

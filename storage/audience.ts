@@ -1,5 +1,8 @@
-import { MailingRow, type AudienceFilter } from './mailings';
+import { MailingRow, type AudienceFilter, type SendWindow } from './mailings';
 import { closePending, filterBindings, MATCHES_FILTER } from './messages';
+
+/** When the messages of clients in each of `zones` may first be sent, within the mailing's window. */
+export type FirstSendAt = (window: SendWindow, zones: string[], startAt: Date, endAt: Date) => Date[];
 
 export interface AudienceChunk {
   /** Messages this chunk added. */
@@ -15,25 +18,34 @@ export interface AudienceChunk {
  * transaction, since cancelling messages takes the message counters the chunk's insert holds. Idempotent, so a retried chunk is harmless; one message per
  * client and per phone (a client deleted and imported again is the same person).
  */
-export async function recordAudienceChunk(mailingId: number, size: number): Promise<AudienceChunk> {
+export async function recordAudienceChunk(mailingId: number, size: number, firstSendAt: FirstSendAt): Promise<AudienceChunk> {
   const chunk = await MailingRow.transaction(async (trx) => {
     const mailing = (
       await trx.raw(
-        `SELECT filter, audience_cursor FROM mailings
+        `SELECT filter, audience_cursor, send_window, start_at, end_at FROM mailings
          WHERE id = ? AND status = 'running' AND deleted_at IS NULL AND NOT audience_done FOR NO KEY UPDATE`,
         [mailingId],
       )
     ).rows[0];
     if (!mailing) return { recorded: 0, done: true };
+    const chunkSql = `SELECT c.id, c.phone_number, c.timezone FROM clients c WHERE c.id > :after AND ${MATCHES_FILTER} ORDER BY c.id LIMIT :size`;
+    const bindings = { mailingId, after: mailing.audience_cursor, size, ...filterBindings(mailing.filter) };
+    // With a send window each message is due when its client's window first opens: one time per zone.
+    let [zones, dues]: [string[], Date[]] = [[], []];
+    if (mailing.send_window) {
+      zones = (await trx.raw(`SELECT DISTINCT timezone FROM (${chunkSql}) chunk`, bindings)).rows.map((r: { timezone: string }) => r.timezone);
+      dues = firstSendAt(mailing.send_window, zones, mailing.start_at, mailing.end_at);
+    }
     const result = await trx.raw(
-      `WITH chunk AS (
-         SELECT c.id, c.phone_number FROM clients c WHERE c.id > :after AND ${MATCHES_FILTER} ORDER BY c.id LIMIT :size),
+      `WITH chunk AS (${chunkSql}),
        added AS (
          INSERT INTO messages (mailing_id, client_id, phone, due_at)
-         SELECT :mailingId, id, phone_number, now() FROM chunk ORDER BY id
+         SELECT :mailingId, chunk.id, chunk.phone_number, coalesce(z.due_at, now())
+         FROM chunk LEFT JOIN unnest(:zones::text[], :dues::timestamptz[]) AS z(zone, due_at) ON z.zone = chunk.timezone
+         ORDER BY chunk.id
          ON CONFLICT DO NOTHING RETURNING 1)
        SELECT (SELECT max(id) FROM chunk) AS last_id, (SELECT count(*) FROM added)::int AS recorded`,
-      { mailingId, after: mailing.audience_cursor, size, ...filterBindings(mailing.filter) },
+      { ...bindings, zones, dues },
     );
     const { last_id: lastId, recorded } = result.rows[0];
     if (lastId !== null) await trx.raw('UPDATE mailings SET audience_cursor = ? WHERE id = ?', [lastId, mailingId]);

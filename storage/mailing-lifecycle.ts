@@ -110,12 +110,13 @@ export async function finishRun(id: number, reachedEnd: boolean): Promise<FinalS
 export async function applyEdit(id: number, fields: MailingFields, seen: LifecycleStatus): Promise<Mailing | undefined> {
   return retryOnConflict(async () => {
     const result = await knex().raw(
-      `UPDATE mailings SET start_at = :start_at, end_at = :end_at, text = :text, filter = :filter::jsonb, updated_at = now(),
+      `UPDATE mailings SET start_at = :start_at, end_at = :end_at, text = :text, filter = :filter::jsonb,
+         send_window = :send_window::jsonb, updated_at = now(),
          audience_cursor = CASE WHEN status = 'running' AND filter <> :filter::jsonb THEN 0 ELSE audience_cursor END,
          audience_done = CASE WHEN status = 'running' AND filter <> :filter::jsonb THEN false ELSE audience_done END
        WHERE id = :id AND status = :seen AND deleted_at IS NULL
-       RETURNING id, start_at, end_at, text, filter, status`,
-      { id, seen, ...fields, filter: JSON.stringify(fields.filter) },
+       RETURNING id, start_at, end_at, text, filter, send_window, status`,
+      { id, seen, ...fields, filter: JSON.stringify(fields.filter), send_window: fields.send_window && JSON.stringify(fields.send_window) },
     );
     const row = result.rows[0];
     return row && toMailing(row as MailingRow);

@@ -11,11 +11,14 @@ export interface AudienceFilter {
   tag?: string[];
 }
 
+export type SendWindow = NonNullable<Mailing['send_window']>;
+
 export interface MailingFields {
   start_at: string;
   end_at: string;
   text: string;
   filter: AudienceFilter;
+  send_window: SendWindow | null;
 }
 
 export class MailingRow extends Model {
@@ -25,12 +28,13 @@ export class MailingRow extends Model {
   end_at!: Date;
   text!: string;
   filter!: AudienceFilter;
+  send_window!: SendWindow | null;
   status!: MailingStatus;
   deleted_at!: Date | null;
   audience_done!: boolean;
 }
 
-const columns = ['id', 'start_at', 'end_at', 'text', 'filter', 'status'];
+const columns = ['id', 'start_at', 'end_at', 'text', 'filter', 'send_window', 'status'];
 
 export function toMailing(row: MailingRow): Mailing {
   return {
@@ -39,6 +43,7 @@ export function toMailing(row: MailingRow): Mailing {
     end_at: row.end_at.toISOString(),
     text: row.text,
     filter: row.filter,
+    send_window: row.send_window,
     status: row.status,
   };
 }
@@ -82,15 +87,16 @@ export interface SendingTerms {
   /** Time left until `end_at` by the database's clock, the one clock that decides; 0 once it passed. */
   msLeft: number;
   filter: AudienceFilter;
+  sendWindow: SendWindow | null;
   deleted: boolean;
 }
 
 export async function readSendingTerms(id: number): Promise<SendingTerms | undefined> {
   const result = await MailingRow.knex().raw(
-    `SELECT text, end_at, filter, deleted_at IS NOT NULL AS deleted, greatest(0, extract(epoch FROM end_at - now()) * 1000) AS ms_left
+    `SELECT text, end_at, filter, send_window, deleted_at IS NOT NULL AS deleted, greatest(0, extract(epoch FROM end_at - now()) * 1000) AS ms_left
      FROM mailings WHERE id = ?`,
     [id],
   );
   const row = result.rows[0];
-  return row && { text: row.text, endAt: row.end_at, msLeft: Number(row.ms_left), filter: row.filter, deleted: row.deleted };
+  return row && { text: row.text, endAt: row.end_at, msLeft: Number(row.ms_left), filter: row.filter, sendWindow: row.send_window, deleted: row.deleted };
 }

@@ -15,17 +15,19 @@ export class MessageRow extends Model {
 
 const knex = () => MessageRow.knex();
 
-const columns = ['id', 'mailing_id', 'client_id', 'status', 'attempts', 'last_error', 'created_at', 'sent_at'];
+const columns = ['id', 'mailing_id', 'client_id', 'phone', 'status', 'attempts', 'last_error', 'created_at', 'due_at', 'sent_at'];
 
 function toMessage(row: Record<string, unknown>): Message {
   return {
     id: Number(row.id),
     mailing_id: Number(row.mailing_id),
     client_id: row.client_id === null ? null : Number(row.client_id),
+    phone: row.phone as string | null,
     status: row.status as MessageStatus,
     attempts: row.attempts as number,
     last_error: row.last_error as string | null,
     created_at: (row.created_at as Date).toISOString(),
+    due_at: (row.due_at as Date).toISOString(),
     sent_at: row.sent_at ? (row.sent_at as Date).toISOString() : null,
   };
 }
@@ -46,6 +48,8 @@ export interface ClaimedMessage {
   id: number;
   /** Null when no client has the message's phone any more (the client was deleted). */
   phone: string | null;
+  /** The zone of the client with that phone now (a changed zone applies to messages not yet sent). */
+  timezone: string | null;
   attempts: number;
 }
 
@@ -72,11 +76,15 @@ export async function claimDue(mailingId: number, limit: number, leaseMs: number
        ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
      UPDATE messages m SET lease_until = now() + make_interval(secs => :leaseMs / 1000.0), lease_token = :token
      FROM due WHERE m.id = due.id
-     RETURNING m.id, m.attempts,
-       CASE WHEN EXISTS (SELECT 1 FROM clients c WHERE c.phone_number = m.phone) THEN m.phone END AS phone`,
+     RETURNING m.id, m.attempts, m.phone, (SELECT c.timezone FROM clients c WHERE c.phone_number = m.phone) AS timezone`,
     { mailingId, limit, leaseMs, afterId, token },
   );
-  const messages = result.rows.map((r: { id: string; phone: string | null; attempts: number }) => ({ ...r, id: Number(r.id) }));
+  const messages = result.rows.map((r: { id: string; phone: string | null; timezone: string | null; attempts: number }) => ({
+    id: Number(r.id),
+    phone: r.timezone === null ? null : r.phone,
+    timezone: r.timezone,
+    attempts: r.attempts,
+  }));
   return { token, messages: messages.sort((a: ClaimedMessage, b: ClaimedMessage) => a.id - b.id) };
 }
 

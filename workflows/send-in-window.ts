@@ -1,7 +1,10 @@
-import { allHandlersFinished, CancellationScope, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, CancellationScope, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import type { MailingOutcome, mailingWorkflow } from './mailing';
 import { finishMailing, readSchedule, recordAudience, sendBatch } from './mailing-activities';
 import { closeDeleted, finishAtEnd, IDLE_MS, isFinal, Run, SENDING_RECHECK_MS } from './mailing-run';
+
+/** Marks runs in which an outage found by several lanes pauses the window once (2026-12-01). */
+export const OUTAGE_PAUSE_ONCE_PATCH = 'mailing-outage-pause-once';
 
 // Keeps each run's history small whatever the audience size (about 7 events a batch).
 const BATCHES_PER_RUN = 400;
@@ -103,8 +106,12 @@ async function lane(run: Run, window: Window): Promise<void> {
     if (report.ended) {
       window.stop ??= 'ended';
     } else if (report.providerDown) {
-      window.pausedUntil = Date.now() + window.outagePause;
-      window.outagePause = Math.min(window.outagePause * 2, limits.outagePauseMaxMs);
+      // Lanes that found the provider down while a pause is already set report the same outage: the
+      // pause is set (and doubled) once per probe, not once per lane.
+      if (!patched(OUTAGE_PAUSE_ONCE_PATCH) || Date.now() >= window.pausedUntil) {
+        window.pausedUntil = Date.now() + window.outagePause;
+        window.outagePause = Math.min(window.outagePause * 2, limits.outagePauseMaxMs);
+      }
     } else {
       window.outagePause = limits.outagePauseMs;
       // The audience was complete before this batch counted what is pending: nothing is left.

@@ -6,13 +6,13 @@ import type { Database } from '../../storage/database';
 export const randomPhone = () => `7${String(randomInt(0, 1e10)).padStart(10, '0')}`;
 export const uniqueTag = () => `t-${randomUUID().slice(0, 12)}`;
 
-export async function insertClients(db: Database, count: number, fields: { tag?: string; mobile_operator_code?: string } = {}): Promise<number[]> {
+export async function insertClients(db: Database, count: number, fields: { tag?: string; mobile_operator_code?: string; timezone?: string } = {}): Promise<number[]> {
   if (count === 0) return [];
   const rows = Array.from({ length: count }, () => ({
     phone_number: randomPhone(),
     mobile_operator_code: fields.mobile_operator_code ?? '900',
     tag: fields.tag ?? null,
-    timezone: 'Europe/Moscow',
+    timezone: fields.timezone ?? 'Europe/Moscow',
   }));
   const inserted: { id: string }[] = await db('clients').insert(rows).returning('id');
   return inserted.map((r) => Number(r.id));
@@ -26,6 +26,7 @@ export interface MailingRowFields {
   status?: string;
   deletedAt?: Date | null;
   audienceDone?: boolean;
+  sendWindow?: { from: string; to: string };
 }
 
 export async function insertMailing(db: Database, fields: MailingRowFields = {}): Promise<number> {
@@ -38,6 +39,7 @@ export async function insertMailing(db: Database, fields: MailingRowFields = {})
       status: fields.status ?? 'running',
       deleted_at: fields.deletedAt ?? null,
       audience_done: fields.audienceDone ?? true,
+      send_window: fields.sendWindow ? JSON.stringify(fields.sendWindow) : null,
     })
     .returning('id');
   return Number(row.id);

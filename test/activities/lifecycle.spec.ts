@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { DateTime } from 'luxon';
 import { Model } from 'objection';
 import { createMailingActivities, type SendingPolicy } from '../../activities/mailing';
 import type { RateLimiter } from '../../activities/rate-limit';
+import { nextOpening } from '../../activities/send-window';
 import { createLogger } from '../../config/logger';
 import { recordAudienceChunk } from '../../storage/audience';
 import { connectDatabase, type Database } from '../../storage/database';
@@ -13,6 +15,8 @@ import { insertClients, insertMailing, mailingWithDueMessages, messageStates, un
 const HOUR = 3_600_000;
 const logger = createLogger('silent', 'lifecycle-spec');
 const unlimited: RateLimiter = { acquire: async () => undefined };
+/** For mailings without a send window, which never ask when a zone's window opens. */
+const anyTime = () => [];
 const POLICY: SendingPolicy = { concurrency: 4, requestTimeoutMs: 2000, retryInitialMs: 1000, retryMaxMs: 60_000, outageThreshold: 3 };
 
 describe('the mailing state machine', () => {
@@ -70,7 +74,7 @@ describe('the mailing state machine', () => {
   });
 
   describe('an edit', () => {
-    const fields = { start_at: new Date(Date.now() + HOUR).toISOString(), end_at: new Date(Date.now() + 2 * HOUR).toISOString(), text: 'later', filter: {} };
+    const fields = { start_at: new Date(Date.now() + HOUR).toISOString(), end_at: new Date(Date.now() + 2 * HOUR).toISOString(), text: 'later', filter: {}, send_window: null };
 
     it('is refused when the mailing started after the editor read it', async () => {
       const id = await scheduled();
@@ -155,10 +159,10 @@ describe('the mailing state machine', () => {
       const tag = uniqueTag();
       await insertClients(db, 5, { tag });
       const mailingId = await insertMailing(db, { filter: { tag: [tag] }, audienceDone: false });
-      assert.deepEqual(await recordAudienceChunk(mailingId, 2), { recorded: 2, done: false });
-      assert.deepEqual(await recordAudienceChunk(mailingId, 2), { recorded: 2, done: false });
-      assert.deepEqual(await recordAudienceChunk(mailingId, 2), { recorded: 1, done: false });
-      assert.deepEqual(await recordAudienceChunk(mailingId, 2), { recorded: 0, done: true });
+      assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 2, done: false });
+      assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 2, done: false });
+      assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 1, done: false });
+      assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 0, done: true });
       assert.equal((await statuses(mailingId)).length, 5);
     });
 
@@ -176,7 +180,7 @@ describe('the mailing state machine', () => {
       await insertClients(db, 3_000, { tag });
       const mailingId = await insertMailing(db, { filter: { tag: [tag] }, audienceDone: false });
       const recording = (async () => {
-        for (let chunk = await recordAudienceChunk(mailingId, 100); !chunk.done; chunk = await recordAudienceChunk(mailingId, 100));
+        for (let chunk = await recordAudienceChunk(mailingId, 100, anyTime); !chunk.done; chunk = await recordAudienceChunk(mailingId, 100, anyTime));
       })();
       while ((await statuses(mailingId)).length === 0);
       await lifecycle.markDeleted(mailingId);
@@ -185,6 +189,36 @@ describe('the mailing state machine', () => {
       const recorded = await statuses(mailingId);
       assert.ok(recorded.length > 0 && recorded.length < 3_000, `${recorded.length} recorded`);
       assert.deepEqual(new Set(recorded), new Set(['cancelled']));
+    });
+
+    it("makes each message due when its client's send window first opens, in the client's own zone", async () => {
+      const tag = uniqueTag();
+      const utcWall = (minutes: number) => DateTime.utc().plus({ minutes }).toFormat('HH:mm');
+      // 02:00-04:00 from now, in wall-clock time: open now in Moscow (UTC+3), two hours away in UTC.
+      const window = { from: utcWall(120), to: utcWall(240) };
+      await insertClients(db, 2, { tag, timezone: 'UTC' });
+      await insertClients(db, 2, { tag, timezone: 'Europe/Moscow' });
+      const mailingId = await insertMailing(db, { filter: { tag: [tag] }, audienceDone: false, sendWindow: window, endAt: new Date(Date.now() + 24 * HOUR) });
+      const before = Date.now();
+      await run(activities.recordAudience, mailingId);
+      const rows = await db('messages').join('clients', 'clients.phone_number', 'messages.phone').where({ mailing_id: mailingId }).select('timezone', 'due_at');
+      const utcOpens = nextOpening('UTC', window, before).at;
+      for (const row of rows) {
+        if (row.timezone === 'UTC') assert.equal(row.due_at.getTime(), utcOpens);
+        else assert.ok(row.due_at.getTime() <= Date.now(), 'due at once');
+      }
+      assert.equal(rows.length, 4);
+    });
+
+    it('leaves the message of a client whose window never opens before the end due at the end, to expire', async () => {
+      const tag = uniqueTag();
+      await insertClients(db, 1, { tag, timezone: 'UTC' });
+      const endAt = new Date(Date.now() + 30 * 60_000);
+      const window = { from: DateTime.utc().plus({ minutes: 120 }).toFormat('HH:mm'), to: DateTime.utc().plus({ minutes: 180 }).toFormat('HH:mm') };
+      const mailingId = await insertMailing(db, { filter: { tag: [tag] }, audienceDone: false, sendWindow: window, endAt });
+      await run(activities.recordAudience, mailingId);
+      const [message] = await db('messages').where({ mailing_id: mailingId });
+      assert.equal(message.due_at.getTime(), endAt.getTime());
     });
 
     it('gives a client deleted and imported again with the same phone no second message', async () => {

@@ -4,11 +4,13 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import knex from 'knex';
+import { DateTime } from 'luxon';
 import { Model } from 'objection';
 import { createLogger } from '../../config/logger';
 import { createMailingActivities, type BatchReport, type SendingPolicy } from '../../activities/mailing';
 import { createProvider, type Provider } from '../../activities/provider';
 import type { RateLimiter } from '../../activities/rate-limit';
+import { nextOpening } from '../../activities/send-window';
 import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
 import { connectDatabase, type Database } from '../../storage/database';
 import { claimDue, closePending, recordOutcomes, type SendOutcome } from '../../storage/messages';
@@ -363,6 +365,40 @@ describe('sendBatch activity', function () {
       await running;
       assert.ok(spy.starts.length >= 3, `${spy.starts.length} requests`);
       assert.deepEqual(spy.starts.filter((s) => s.at >= newEnd), []);
+    });
+  });
+
+  describe('with a send window (clients in Europe/Moscow)', () => {
+    /** The wall-clock time in Moscow `minutes` from now, as HH:MM. */
+    const moscowIn = (minutes: number) => DateTime.now().setZone('Europe/Moscow').plus({ minutes }).toFormat('HH:mm');
+
+    it('sends to a client whose local time is inside the window', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 2, { sendWindow: { from: moscowIn(-60), to: moscowIn(60) } });
+      assert.equal((await sendBatch(mailingId)).sent, 2);
+    });
+
+    it('sends nothing to a client outside the window, and makes its message due when the window opens', async () => {
+      const window = { from: moscowIn(120), to: moscowIn(180) };
+      const { mailingId } = await mailingWithDueMessages(db, 2, { sendWindow: window });
+      const report = await sendBatch(mailingId);
+      assert.equal(fake.received().length, 0);
+      assert.equal(report.attempted, 0);
+      const opens = nextOpening('Europe/Moscow', window, Date.now()).at;
+      for (const message of await messageStates(db, mailingId)) {
+        assert.deepEqual([message.status, message.attempts, message.due_at.getTime()], ['pending', 0, opens]);
+      }
+      assert.equal(report.nextDueAt, new Date(opens).toISOString());
+    });
+
+    it('makes a retry that would fall after the window closes wait for its next opening', async () => {
+      fake.setFaults({ rateLimit: { rate: 1, retryAfterSec: 600 } });
+      const window = { from: moscowIn(-60), to: moscowIn(3) };
+      const { mailingId } = await mailingWithDueMessages(db, 1, { sendWindow: window, endAt: new Date(Date.now() + 3 * 24 * 3600 * SECOND) });
+      await sendBatch(mailingId);
+      const [message] = await messageStates(db, mailingId);
+      assert.equal(message.status, 'pending');
+      assert.equal(message.due_at.getTime(), nextOpening('Europe/Moscow', window, Date.now() + 600 * SECOND).at);
+      assert.ok(message.due_at.getTime() > Date.now() + 20 * 3600 * SECOND, 'the next day');
     });
   });
 

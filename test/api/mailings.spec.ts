@@ -88,7 +88,7 @@ describe('mailings API', () => {
       const window = { start_at: isoIn(30 * HOUR), end_at: isoIn(60 * HOUR) };
       const res = await ctx.api.put(`/api/mailings/${mailing.id}/`, { ...window, text: 'replaced', filter: { mobile_operator_code: ['916', '903'] } });
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.body, { id: mailing.id, ...window, text: 'replaced', filter: { mobile_operator_code: ['916', '903'] }, status: 'scheduled' });
+      assert.deepEqual(res.body, { id: mailing.id, ...window, text: 'replaced', filter: { mobile_operator_code: ['916', '903'] }, send_window: null, status: 'scheduled' });
     });
 
     it('clears the filter when the replacement omits it', async () => {
@@ -161,6 +161,39 @@ describe('mailings API', () => {
         assertProblem(await ctx.api.patch(`/api/mailings/${mailing.id}/`, { text: 'too late' }), 409, 'status');
       });
     }
+  });
+
+  describe('send_window', () => {
+    it('is kept as given at creation, and null when omitted', async () => {
+      const windowed = await ctx.api.createMailing({ send_window: { from: '09:00', to: '21:00' } });
+      assert.deepEqual(windowed.send_window, { from: '09:00', to: '21:00' });
+      assert.equal((await ctx.api.createMailing()).send_window, null);
+    });
+
+    it('accepts a window across midnight (22:00-06:00)', async () => {
+      const mailing = await ctx.api.createMailing({ send_window: { from: '22:00', to: '06:00' } });
+      assert.deepEqual(mailing.send_window, { from: '22:00', to: '06:00' });
+    });
+
+    it('is changed by PATCH and removed with null', async () => {
+      const mailing = await ctx.api.createMailing({ send_window: { from: '09:00', to: '21:00' } });
+      const changed = await ctx.api.patch(`/api/mailings/${mailing.id}/`, { send_window: { from: '10:00', to: '18:30' } });
+      assert.deepEqual(changed.body.send_window, { from: '10:00', to: '18:30' });
+      const removed = await ctx.api.patch(`/api/mailings/${mailing.id}/`, { send_window: null });
+      assert.equal(removed.body.send_window, null);
+    });
+
+    it('refuses from equal to to with 400, naming send_window', async () => {
+      assertProblem(await ctx.api.post('/api/mailings/', { ...futureWindow(), text: 'x', send_window: { from: '09:00', to: '09:00' } }), 400, 'send_window');
+    });
+
+    it('refuses a time that is not HH:MM with 400, naming send_window.from', async () => {
+      assertProblem(await ctx.api.post('/api/mailings/', { ...futureWindow(), text: 'x', send_window: { from: '9:00', to: '21:00' } }), 400, 'send_window.from');
+    });
+
+    it('refuses 24:00 with 400, naming send_window.to', async () => {
+      assertProblem(await ctx.api.post('/api/mailings/', { ...futureWindow(), text: 'x', send_window: { from: '09:00', to: '24:00' } }), 400, 'send_window.to');
+    });
   });
 
   describe('DELETE /api/mailings/{id}/', () => {

@@ -135,7 +135,7 @@ export class Api {
   async createMailing(fields: Record<string, unknown> = {}) {
     const res = await this.post('/api/mailings/', { ...futureWindow(), text: 'Hello from the API tests', ...fields });
     assert.equal(res.status, 201, res.text);
-    return res.body as { id: number; start_at: string; end_at: string; text: string; filter: Record<string, string[]>; status: string };
+    return res.body as { id: number; start_at: string; end_at: string; text: string; filter: Record<string, string[]>; send_window: { from: string; to: string } | null; status: string };
   }
 }
 
