@@ -27,8 +27,15 @@ export interface BenchStack {
   providerUrl: string;
   token: string;
   pids: { postgres: number; temporal: number; provider: number };
-  /** The worker is started last, once the data is seeded, and may be stopped before the rest. */
+  /** Settles with a description when PostgreSQL, Temporal or the fake provider exits before the end. */
+  died: Promise<string>;
+  /**
+   * A worker process (`npm run worker` minus npm, from a prebuilt bundle); one per measured run, so
+   * that its peak memory is that run's. Started once the data is seeded; may be stopped before the rest.
+   */
   startWorker(): Promise<ManagedProcess>;
+  /** The API process (`npm run api` minus npm) on a free loopback port, once it answers /readyz. */
+  startApi(): Promise<{ process: ManagedProcess; url: string }>;
 }
 
 function freePort(): Promise<number> {
@@ -39,6 +46,12 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+async function httpOk(url: string): Promise<void> {
+  const response = await fetch(url);
+  await response.arrayBuffer();
+  if (!response.ok) throw new Error(`${url}: ${response.status}`);
 }
 
 /** The measured processes run as `npm run worker` would run them, minus npm (whose pid is not node's). */
@@ -75,6 +88,10 @@ export async function startBenchStack(config: Config, logger: Logger, parts: Par
   const [postgres, temporal] = [pgResult.value, temporalResult.value];
   await migrateLatest(postgres.url);
 
+  const died = Promise.race([
+    postgres.exited.then((status) => `postgres exited (${JSON.stringify(status)})`),
+    temporal.exited.then((status) => `temporal exited (${JSON.stringify(status)})`),
+  ]);
   const providerPort = await freePort();
   const baseEnv = { ...process.env, LOG_LEVEL: 'warn', SEND_API_TOKEN: TOKEN };
   const provider = await spawnNode('fake provider', 'stack/fake-provider-main.ts', { ...baseEnv, FAKE_PROVIDER_PORT: String(providerPort) }, logger, parts);
@@ -103,6 +120,14 @@ export async function startBenchStack(config: Config, logger: Logger, parts: Par
     providerUrl,
     token: TOKEN,
     pids: { postgres: pid(/\/postgres$/, 'postgres'), temporal: pid(/\/temporal$/, 'temporal'), provider: provider.pid },
+    died: Promise.race([died, provider.exited.then((status) => `fake provider exited (${JSON.stringify(status)})`)]),
     startWorker: () => spawnNode('worker', 'worker/main.ts', workerEnv, logger, parts, WORKER_NODE_FLAGS),
+    async startApi() {
+      const port = await freePort();
+      const api = await spawnNode('api', 'api/main.ts', { ...workerEnv, PORT: String(port), HOST: '127.0.0.1' }, logger, parts);
+      const url = `http://127.0.0.1:${port}`;
+      await waitUntilReady(api, () => httpOk(`${url}/readyz`), STARTUP_TIMEOUT_MS);
+      return { process: api, url };
+    },
   };
 }
