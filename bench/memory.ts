@@ -13,12 +13,13 @@ import { statusKb } from './proc';
  * the development way (tsx compiling TypeScript at load) and the production way (plain node on
  * dist/). Each variant starts alone against a throwaway PostgreSQL and Temporal dev server (or
  * DATABASE_URL / TEMPORAL_ADDRESS), settles, serves a little traffic (API) or idles (worker), and
- * VmRSS (now) and VmHWM (peak) are read from /proc.
+ * VmRSS (now) and VmHWM (peak) are read from /proc; MEMORY_ROUNDS (3) rounds, medians reported.
  */
 
 const BUNDLE = path.join(repoRoot, 'dist', 'workflow-bundle.js');
 const SETTLE_MS = 3_000;
 const API_REQUESTS = 300;
+const ROUNDS = Number(process.env.MEMORY_ROUNDS ?? 3);
 
 interface Variant {
   name: string;
@@ -49,20 +50,28 @@ async function main() {
   if (!existsSync(BUNDLE)) throw new Error('run `npm run build` first: dist/ is missing');
   const stack = await startTestStack();
   try {
-    const rows: string[][] = [];
-    for (const variant of variants) {
-      const { rss, peak } = await measure(variant, { DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress });
-      rows.push([variant.name, `${mb(rss)} MB`, `${mb(peak)} MB`]);
-      console.log(`${variant.name}: RSS ${mb(rss)} MB, peak ${mb(peak)} MB`);
+    const results = variants.map(() => ({ rss: [] as number[], peak: [] as number[] }));
+    // Rounds interleave the variants, so a busy moment of the machine does not favour one of them.
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [i, variant] of variants.entries()) {
+        const { rss, peak } = await measure(variant, { DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress });
+        results[i].rss.push(rss);
+        results[i].peak.push(peak);
+        console.log(`round ${round}, ${variant.name}: RSS ${mb(rss)} MB, peak ${mb(peak)} MB`);
+      }
     }
-    console.log(`\n| process | RSS after start (API: and ${API_REQUESTS} requests) | peak RSS |\n| --- | --- | --- |`);
-    for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+    console.log(`\n| process (${ROUNDS} runs) | RSS after start (API: and ${API_REQUESTS} requests), median (min-max) | peak RSS, median |\n| --- | --- | --- |`);
+    for (const [i, variant] of variants.entries()) {
+      const { rss, peak } = results[i];
+      console.log(`| ${variant.name} | ${mb(median(rss))} MB (${mb(Math.min(...rss))}-${mb(Math.max(...rss))}) | ${mb(median(peak))} MB |`);
+    }
   } finally {
     await stopTestStack();
   }
 }
 
 const mb = (kb: number) => (kb / 1024).toFixed(0);
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function measure(variant: Variant, stackEnv: Record<string, string>): Promise<{ rss: number; peak: number }> {
   const port = await freePort();
