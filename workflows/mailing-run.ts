@@ -12,8 +12,6 @@ export interface Run {
   busy?: Promise<unknown>;
 }
 
-// The schedule is read at least this often while sending, so a lost signal only delays an edit.
-export const SENDING_RECHECK_MS = 60_000;
 // Sending that could start nothing waits at least this long before trying again: no loop without a timer.
 export const IDLE_MS = 1_000;
 

@@ -2,13 +2,15 @@ import { allHandlersFinished, CancellationScope, condition, continueAsNew, workf
 import type { BatchReport } from '../activities/mailing';
 import type { MailingOutcome, mailingWorkflow } from './mailing';
 import { finishMailing, readSchedule, recordAudience, sendBatch } from './mailing-activities';
-import { closeDeleted, finishAtEnd, IDLE_MS, isFinal, Run, SENDING_RECHECK_MS, sleepUnlessEdited } from './mailing-run';
+import { closeDeleted, finishAtEnd, IDLE_MS, isFinal, Run, sleepUnlessEdited } from './mailing-run';
 
 // Frozen: sending in rounds (every batch of a round awaited before the next), as runs begun between the
 // lifecycle change and the sliding window (2026-12-01) do it. Never edit; see "Changing the workflow
 // safely" in the README.
 
 const ROUNDS_PER_RUN = 100;
+// The schedule is read at least this often while sending, so a lost signal only delays an edit.
+const SENDING_RECHECK_MS = 60_000;
 
 /** Phase 2 (on a new filter, again): every matching client gets a pending message. */
 async function recordWholeAudience(run: Run): Promise<void> {

@@ -1,11 +1,14 @@
 import { allHandlersFinished, CancellationScope, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import type { MailingOutcome, mailingWorkflow } from './mailing';
 import { finishMailing, readSchedule, recordAudience, sendBatch } from './mailing-activities';
-import { closeDeleted, finishAtEnd, IDLE_MS, isFinal, Run, SENDING_RECHECK_MS } from './mailing-run';
+import { closeDeleted, finishAtEnd, IDLE_MS, isFinal, Run } from './mailing-run';
 
 /** Marks runs in which an outage found by several lanes pauses the window once (2026-12-01). */
 export const OUTAGE_PAUSE_ONCE_PATCH = 'mailing-outage-pause-once';
 
+// The schedule is read at least this often, so a lost signal only delays an edit (batches also report
+// a mailing that changed under them).
+const WINDOW_RECHECK_MS = 600_000;
 // Keeps each run's history small whatever the audience size (about 7 events a batch).
 const BATCHES_PER_RUN = 400;
 
@@ -56,9 +59,9 @@ export async function sendInWindow(run: Run): Promise<MailingOutcome> {
     );
 
     while (!settled && Date.now() < endAt) {
-      await condition(() => settled || run.edited || window.recheck, Math.min(endAt - Date.now(), SENDING_RECHECK_MS));
+      await condition(() => settled || run.edited || window.recheck, Math.min(endAt - Date.now(), WINDOW_RECHECK_MS));
       if (settled) break;
-      // An edit, a batch that found the mailing changed, or a quiet minute: the schedule is read again.
+      // An edit, a batch that found the mailing changed, or ten quiet minutes: the schedule is read again.
       run.edited = false;
       window.recheck = false;
       const fresh = await readSchedule(mailingId);
@@ -117,9 +120,10 @@ async function lane(run: Run, window: Window): Promise<void> {
       // The audience was complete before this batch counted what is pending: nothing is left.
       if (report.pending === 0 && recordedBefore) window.stop ??= 'drained';
       else if (report.attempted === 0) {
-        const nextDue = report.nextDueAt ? Date.parse(report.nextDueAt) : Infinity;
-        const wait = Math.min(Math.max(nextDue, Date.now() + IDLE_MS), Date.now() + SENDING_RECHECK_MS) - Date.now();
-        await condition(() => window.stop !== undefined || window.audienceDone !== recordedBefore, wait);
+        // Asleep until the next message is due (a retry, a client's send window), not for a fixed
+        // period; with nothing pending yet, the audience is still being recorded: a short nap.
+        const nextDue = report.nextDueAt ? Date.parse(report.nextDueAt) : Date.now();
+        await condition(() => window.stop !== undefined || window.audienceDone !== recordedBefore, Math.max(nextDue - Date.now(), IDLE_MS));
       }
     }
   }

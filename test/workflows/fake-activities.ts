@@ -15,6 +15,8 @@ export class FakeMailing {
   /** When set, a send batch (or the audience recording) holds on, heartbeating, until it is cancelled. */
   stall = false;
   stallRecording = false;
+  /** While set, the audience recording holds on (heartbeating) until `recordingDone()` is called. */
+  private recordingGate?: { done: Promise<void>; open: () => void };
   /** Only the first send batch holds on until it is cancelled. */
   stallFirstBatch = false;
   batchesCancelled = 0;
@@ -25,6 +27,13 @@ export class FakeMailing {
   claims: StartClaim[] = [];
   /** Batches report the end as passed by the database's clock. */
   endedByDatabase = false;
+  /** When set, one message per entry, each sent only once the workflow's time reaches it (send windows). */
+  dueTimes?: number[];
+  /** Workflow time at which each message of `dueTimes` was sent, and of each batch start. */
+  sentAt: number[] = [];
+  batchTimes: number[] = [];
+  /** The first this many batches find the provider down. */
+  providerDownBatches = 0;
 
   constructor(startAt: Date, endAt: Date, pending: number) {
     this.schedule = { status: 'scheduled', startAt: startAt.toISOString(), endAt: endAt.toISOString(), deleted: false, audienceDone: false };
@@ -34,6 +43,16 @@ export class FakeMailing {
   private record(name: string) {
     this.calls.push(name);
     this.times[name] ??= Context.current().info.scheduledTimestampMs;
+  }
+
+  holdRecording(): void {
+    let open!: () => void;
+    const done = new Promise<void>((resolve) => (open = resolve));
+    this.recordingGate = { done, open };
+  }
+
+  recordingDone(): void {
+    this.recordingGate?.open();
   }
 
   count(name: string): number {
@@ -60,6 +79,12 @@ export class FakeMailing {
     };
     const recordAudience = async () => {
       this.record('recordAudience');
+      if (this.recordingGate) {
+        const activity = Context.current();
+        const beat = setInterval(() => activity.heartbeat(), 100);
+        await this.recordingGate.done.finally(() => clearInterval(beat));
+        this.calls.push('recordAudience:stopped');
+      }
       if (this.stallRecording) {
         try {
           await this.holdUntilCancelled();
@@ -92,6 +117,19 @@ export class FakeMailing {
             this.batchesCancelled++;
             throw error;
           }
+        }
+        const now = Context.current().info.scheduledTimestampMs;
+        this.batchTimes.push(now);
+        if (this.batchTimes.length <= this.providerDownBatches) {
+          return { attempted: 20, sent: 0, failed: 0, retried: 20, providerDown: true, ended: false, stale: false, pending: this.pending, nextDueAt: null };
+        }
+        if (this.dueTimes) {
+          const due = this.dueTimes.filter((t) => t <= now);
+          this.dueTimes = this.dueTimes.filter((t) => t > now);
+          this.sentAt.push(...due.map(() => now));
+          this.pending = this.dueTimes.length;
+          const nextDueAt = this.pending ? new Date(Math.min(...this.dueTimes)).toISOString() : null;
+          return { attempted: due.length, sent: due.length, failed: 0, retried: 0, providerDown: false, ended: false, stale: false, pending: this.pending, nextDueAt };
         }
         const sent = Math.min(this.pending, this.perBatch);
         this.pending -= sent;

@@ -185,12 +185,13 @@ describe('mailing workflow', function () {
   it('sends while the audience is still being recorded', async () => {
     const t0 = await now();
     const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 5);
-    mailing.stallRecording = true;
+    mailing.holdRecording();
     await withMailing(mailing, async (handle) => {
       while (mailing.count('sendBatch') === 0) await new Promise((r) => setTimeout(r, 20));
       assert.equal(mailing.count('recordAudience:stopped'), 0, 'the recording is still under way');
-      await handle.cancel();
-      await handle.result().catch(() => undefined);
+      mailing.recordingDone();
+      assert.equal(await handle.result(), 'finished');
+      assert.ok(mailing.calls.indexOf('sendBatch') < mailing.calls.indexOf('recordAudience:stopped'));
     });
   });
 
@@ -321,6 +322,32 @@ describe('mailing workflow', function () {
       await handle.cancel();
       await handle.result().catch(() => undefined);
       assert.deepEqual(mailing.calls.slice(-2), ['recordAudience:stopped', 'cancelMailing']);
+    });
+  });
+
+  it("sends clients in three zones each at its own window's opening, asleep in between", async () => {
+    const t0 = await now();
+    // Due at 09:00 local in three zones: three different instants.
+    const opens = [t0 + 2 * HOUR, t0 + 5 * HOUR, t0 + 9 * HOUR];
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + 12 * HOUR), opens.length);
+    mailing.dueTimes = [...opens];
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'finished');
+      assert.equal(mailing.sentAt.length, 3);
+      mailing.sentAt.forEach((sentAt, i) => assert.ok(sentAt >= opens[i] && sentAt < opens[i] + MINUTE, `message ${i} sent ${(sentAt - opens[i]) / 1000} s after its opening`));
+      // Woken by each opening, not every so often: a few batches per lane, not one a minute for 12 hours.
+      assert.ok(mailing.count("sendBatch") <= 8 * limits.parallelBatches, `${mailing.count("sendBatch")} batches`);
+    });
+  });
+
+  it('pauses once, not once per lane, when every lane finds the provider down', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 5);
+    mailing.providerDownBatches = limits.parallelBatches;
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'finished');
+      const resumedAfter = mailing.batchTimes[limits.parallelBatches] - mailing.batchTimes[0];
+      assert.ok(resumedAfter >= limits.outagePauseMs && resumedAfter < 2 * limits.outagePauseMs, `resumed after ${resumedAfter} ms`);
     });
   });
 });
