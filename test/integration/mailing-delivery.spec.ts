@@ -25,10 +25,10 @@ describe('mailing delivery on the real stack', function () {
   });
   beforeEach(() => provider.reset());
 
-  async function createClients(count: number, tag: string): Promise<{ id: number; phone_number: string }[]> {
+  async function createClients(count: number, tag: string, timezone = 'Europe/Moscow'): Promise<{ id: number; phone_number: string }[]> {
     const created = [];
     for (let i = 0; i < count; i++) {
-      const res = await ctx.api.post('/api/clients/', { phone_number: randomPhone(), timezone: 'Europe/Moscow', tag });
+      const res = await ctx.api.post('/api/clients/', { phone_number: randomPhone(), timezone, tag });
       assert.equal(res.status, 201);
       created.push(res.body);
     }
@@ -194,6 +194,28 @@ describe('mailing delivery on the real stack', function () {
     const messageIds = new Set((await messagesOf(id)).map((m) => m.id));
     const accepted = provider.received().filter((r) => messageIds.has(r.msgId) && r.outcome === 'ok');
     assert.deepEqual(accepted.map((r) => String(r.phone)).sort(), audience.map((c) => c.phone_number).sort());
+  });
+
+  it("sends each client only inside its send window: at once where it is open, at its opening where it is not", async function () {
+    this.timeout(180_000);
+    const tag = uniqueTag();
+    const [inUtc, inMoscow] = [await createClients(3, tag, 'UTC'), await createClients(3, tag, 'Europe/Moscow')];
+    // Opens at the next whole minute (at least 30 s ahead) in UTC, and lasts four hours of wall-clock time:
+    // in Moscow (UTC+3) that window is open already.
+    const opensAt = Math.ceil((Date.now() + 30 * SECOND) / 60_000) * 60_000;
+    const wall = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+    const started = Date.now();
+    const id = await createMailing({ start_at: isoIn(0), end_at: isoIn(3_600 * SECOND), text: 'window', filter: { tag }, send_window: { from: wall(opensAt), to: wall(opensAt + 4 * 3_600 * SECOND) } });
+
+    assert.equal(await settled(id, 150_000), 'finished');
+    const messageIds = new Set((await messagesOf(id)).map((m) => m.id));
+    const arrivals = new Map(provider.received().filter((r) => messageIds.has(r.msgId)).map((r) => [String(r.phone), r.at]));
+    for (const client of inMoscow) assert.ok(arrivals.get(client.phone_number)! < opensAt - 10 * SECOND, 'Moscow: sent at once');
+    for (const client of inUtc) {
+      const at = arrivals.get(client.phone_number)!;
+      assert.ok(at >= opensAt && at < opensAt + 20 * SECOND, `UTC: sent ${(at - opensAt) / 1000} s after its window opened`);
+    }
+    assert.ok(started < opensAt);
   });
 
   it('tags its workflow with the mailing id so operators can find it', async () => {
