@@ -12,10 +12,12 @@ import {
   loadAverage,
   memorySampler,
   percentile,
+  printStatements,
   printTable,
   say,
   seedClients,
   setting,
+  statementSampler,
   waitForMailings,
   waitForWorkerPolling,
   watchProcesses,
@@ -50,7 +52,7 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const LOAD_CLIENTS = setting('BENCH_LOAD_CLIENTS', 100_000);
   const statsRequests = setting('BENCH_STATS_REQUESTS', 300);
   const loadRate = setting('BENCH_LOAD_RATE', 200);
-  const loadConnections = setting('BENCH_LOAD_CONNECTIONS', 10);
+  const loadConnections = setting('BENCH_LOAD_CONNECTIONS', 40);
   const loadSeconds = setting('BENCH_LOAD_SECONDS', 20);
   const { db, stack, temporal, config, signals, control } = ctx;
 
@@ -151,10 +153,12 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const loadParts = [{ name: 'api', pid: api.process.pid }, { name: 'worker', pid: worker.pid }, ...ctx.stackParts, { name: 'autocannon process', pid: loadChild.pid! }];
   if ((await nextLine()).event !== 'start') throw new Error('the load client did not report its start');
   const loadBefore = cpuSnapshot(loadParts);
+  const statements = statementSampler(db);
   const sentBefore = await sentCount(ctx, mailingId);
   const load = (await nextLine()) as LoadResult;
   const loadAfter = cpuSnapshot(loadParts);
   const sentAfter = await sentCount(ctx, mailingId);
+  const profile = await statements.stop();
   loadChild.stdin!.end();
   await exited;
   const statusAtLoadEnd = (await db.raw('SELECT status FROM mailings WHERE id = ?', [mailingId])).rows[0].status as string;
@@ -177,6 +181,7 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
     ['request', 'n', 'p50', 'p95', 'p99', 'max'],
   );
   printTable(`CPU during the load (${loadCpu.wallSeconds.toFixed(1)} s), % of one core`, cpuRows(loadCpu));
+  printStatements('PostgreSQL during the load', profile);
 
   const achieved = load.autocannon.requests / load.autocannon.durationS;
   const statOf = (label: string) => stats.find((s) => s.label === label)!;
@@ -190,7 +195,7 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
     single(S, '  p50 / p97.5 / max (autocannon)', 'ms', load.autocannon.latency.p50, 0, undefined, `/ ${fmt(load.autocannon.latency.p97_5)} / ${fmt(load.autocannon.latency.max)} ms`),
     single(S, '  p99 of the raw response times (cross-check)', 'ms', load.byLabel.all?.p99 ?? NaN, 0),
     single(S, '  worst p99 of one kind of read', 'ms', Math.max(...Object.entries(load.byLabel).filter(([k]) => k !== 'all').map(([, v]) => v.p99)), 0, undefined, `(${worstKind(load)})`),
-    single(S, '  requests/s achieved', '/s', achieved, 0, undefined, `(non-2xx ${load.autocannon.non2xx}, errors ${load.autocannon.errors}, timeouts ${load.autocannon.timeouts})`),
+    single(S, `  requests/s achieved (of ${loadRate} planned)`, '/s', achieved, 0, undefined, `(non-2xx ${load.autocannon.non2xx}, errors ${load.autocannon.errors}, timeouts ${load.autocannon.timeouts})`),
     single(S, '  mailing sending during the load', 'msg/s', sendingDuringLoad, 0, undefined, `(${fmt((100 * sendingDuringLoad) / providerLimit(config))}% of the provider's limit; whole mailing ${fmt(mailingRate)} msg/s)`),
     single(S, '  API peak memory (VmHWM)', 'MB', apiMem.hwmMb),
     single(S, '  CPU of other processes during the load', '% of a core', (100 * loadCpu.seconds['other processes']) / loadCpu.wallSeconds),
@@ -205,7 +210,7 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
   return {
     summary,
     sanity,
-    details: { seeded, stats, statsCpu, plan, load, loadCpu, sendingDuringLoad, mailingRate, statusAtLoadEnd, apiMemory: apiMem, workerMemory: mailingMemory },
+    details: { seeded, stats, statsCpu, plan, load, loadCpu, statements: profile, sendingDuringLoad, mailingRate, statusAtLoadEnd, apiMemory: apiMem, workerMemory: mailingMemory },
   };
 }
 

@@ -211,3 +211,57 @@ export function printTable(title: string, rows: string[][], header?: string[]) {
   }
   for (const row of rows) console.log(line(row));
 }
+
+/**
+ * A poor man's profile of PostgreSQL: samples pg_stat_activity every `everyMs` and counts the
+ * statements running (and what they wait on). `backends` is how many were running on average.
+ */
+export function statementSampler(db: Database, everyMs = 100) {
+  const counts = new Map<string, number>();
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const { rows } = await db.raw(
+          `SELECT query, wait_event_type, wait_event FROM pg_stat_activity
+           WHERE state = 'active' AND pid <> pg_backend_pid() AND datname = current_database() AND backend_type = 'client backend'`,
+        );
+        samples++;
+        for (const row of rows as { query: string; wait_event_type: string | null; wait_event: string | null }[]) {
+          const text = row.query.replace(/\s+/g, ' ').trim().slice(0, 100);
+          const key = `${text}${row.wait_event ? `  [waits: ${row.wait_event_type}/${row.wait_event}]` : ''}`;
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+      } catch {
+        // a sample lost to a busy pool is no loss
+      }
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    async stop(top = 8) {
+      running = false;
+      await loop;
+      const total = [...counts.values()].reduce((a, b) => a + b, 0);
+      return {
+        samples,
+        backends: samples ? total / samples : 0,
+        top: [...counts]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, top)
+          .map(([statement, n]) => ({ statement, backends: n / samples })),
+      };
+    },
+  };
+}
+
+export type StatementProfile = Awaited<ReturnType<ReturnType<typeof statementSampler>['stop']>>;
+
+export function printStatements(title: string, profile: StatementProfile) {
+  printTable(
+    `${title}: statements running, sampled every 100 ms (${profile.samples} samples, ${profile.backends.toFixed(2)} backends active on average)`,
+    profile.top.map((s) => [s.backends.toFixed(2), s.statement]),
+    ['backends', 'statement (first 100 characters) [what it waited on]'],
+  );
+}

@@ -10,13 +10,16 @@ import {
   historySizes,
   loadAverage,
   memorySampler,
+  printStatements,
   printTable,
   say,
   seedClients,
+  statementSampler,
   waitForMailings,
   waitForWorkerPolling,
   watchProcesses,
   type CpuUse,
+  type StatementProfile,
   type Watch,
 } from './common';
 import type { ReceivedSummary } from './provider-control';
@@ -48,6 +51,7 @@ interface ServiceRun {
   memory: { hwmMb: number; peakRssMb: number };
   cpu: CpuUse;
   history: { runs: number; events: number[]; bytes: number[] };
+  statements: StatementProfile;
   received: ReceivedSummary;
   checks: [string, boolean][];
 }
@@ -139,6 +143,7 @@ async function serviceRun(ctx: BenchContext, n: number, index: number): Promise<
   // CPU is counted from start_at: the wait before it would only dilute the shares.
   await sleep(startAt - Date.now());
   const before = cpuSnapshot(parts);
+  const statements = statementSampler(db);
   const done = await waitForMailings(db, [mailing.id], {
     signals,
     watch,
@@ -147,6 +152,7 @@ async function serviceRun(ctx: BenchContext, n: number, index: number): Promise<
   });
   const after = cpuSnapshot(parts);
   const mem = memory.stop();
+  const profile = await statements.stop();
   const { status, seenAt } = done.get(mailing.id)!;
   // Stopped so that it neither competes with the baseline for CPU nor sees its rows.
   await worker.stop();
@@ -170,6 +176,7 @@ async function serviceRun(ctx: BenchContext, n: number, index: number): Promise<
     memory: mem,
     cpu,
     history,
+    statements: profile,
     received: sent.received,
     checks: [
       [`service ${index}: mailing finished`, status === 'finished'],
@@ -184,6 +191,7 @@ async function serviceRun(ctx: BenchContext, n: number, index: number): Promise<
       `worker peak ${fmt(mem.hwmMb)} MB, history ${history.events.join(' + ')} events in ${history.runs} run(s)`,
   );
   printTable(`CPU of service run ${index}, start_at to finished (${cpu.wallSeconds.toFixed(1)} s), % of one core`, cpuRows(cpu));
+  printStatements(`PostgreSQL during service run ${index}`, profile);
   return run;
 }
 

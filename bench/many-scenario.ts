@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuRows, cpuSnapshot, cpuUse, freshTables, loadAverage, median, memorySampler, printTable, say, seedClients, setting, waitForMailings, waitForWorkerPolling, watchProcesses } from './common';
+import { cpuRows, cpuSnapshot, cpuUse, freshTables, loadAverage, median, memorySampler, printStatements, printTable, say, seedClients, setting, statementSampler, waitForMailings, waitForWorkerPolling, watchProcesses } from './common';
 import { TEXT, type BenchContext, type ScenarioResult } from './context';
 import { fmt, single, spread, type SummaryRow } from './summary';
 
@@ -48,6 +48,7 @@ export async function manyScenario(ctx: BenchContext): Promise<ScenarioResult> {
   say(`${MANY_MAILINGS} mailings created in ${allCreatedMs} ms, all starting at ${new Date(startAt).toISOString()} (load average ${loadAverage()})`);
   await sleep(Math.max(0, startAt - Date.now()));
   const before = cpuSnapshot(parts);
+  const statements = statementSampler(db);
   const done = await waitForMailings(db, ids, {
     signals,
     watch,
@@ -56,10 +57,12 @@ export async function manyScenario(ctx: BenchContext): Promise<ScenarioResult> {
   });
   const after = cpuSnapshot(parts);
   const mem = memory.stop();
+  const profile = await statements.stop();
   await worker.stop();
 
   const cpu = cpuUse(parts, before, after);
   printTable(`CPU of the many-at-once run, start_at to all finished (${cpu.wallSeconds.toFixed(1)} s), % of one core`, cpuRows(cpu));
+  printStatements('PostgreSQL during the many-at-once run', profile);
   const { rows } = await db.raw(
     `SELECT mailing_id, count(*) FILTER (WHERE status = 'sent')::int AS sent, min(sent_at) AS first_sent, max(sent_at) AS last_sent,
             min(created_at) AS audience_first, max(created_at) AS audience_last
@@ -101,5 +104,5 @@ export async function manyScenario(ctx: BenchContext): Promise<ScenarioResult> {
     [`many: provider received ${total} distinct msgIds, no duplicates`, received.total === total && received.distinctMsgIds === total],
     [`many: all mailings created before start_at`, allCreatedMs < START_DELAY_MS],
   ];
-  return { summary, sanity, details: { mailings: MANY_MAILINGS, clientsEach: MANY_CLIENTS, allCreatedMs, memory: mem, cpu, perMailing, received } };
+  return { summary, sanity, details: { mailings: MANY_MAILINGS, clientsEach: MANY_CLIENTS, allCreatedMs, memory: mem, cpu, statements: profile, perMailing, received } };
 }
