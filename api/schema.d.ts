@@ -324,7 +324,7 @@ export interface components {
             filter?: components["schemas"]["MailingFilter"];
             send_window?: components["schemas"]["SendWindow"];
         };
-        /** @example 09:00 */
+        /** @description HH:MM, 00:00 to 23:59 */
         WallClockTime: string;
         /**
          * @description Local wall-clock times in each client's own `timezone` between which its message may be sent:

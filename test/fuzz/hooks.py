@@ -5,6 +5,7 @@ import subprocess
 
 import schemathesis
 from hypothesis import strategies as st
+from schemathesis.openapi.checks import EnsureResourceAvailability
 
 # `iana-timezone` is this API's own format, which schemathesis cannot generate by itself. The zones
 # come from Node's ICU, the database the API checks them against (luxon's IANAZone), so that the
@@ -22,15 +23,40 @@ KNOWN_ZONES = frozenset(ZONES)
 schemathesis.openapi.format("iana-timezone", st.sampled_from(ZONES))
 
 
+def _invalid_beyond_schema(body):
+    """What a schema cannot state: a zone that is none (the coverage phase draws a string with both a
+    pattern and a custom format from the pattern alone, e.g. 64 times `A`), and a send window whose
+    `from` equals its `to` (refused with 400, as openapi.yaml says)."""
+    if not isinstance(body, dict):
+        return False
+    if isinstance(body.get("timezone"), str) and body["timezone"] not in KNOWN_ZONES:
+        return True
+    window = body.get("send_window")
+    return isinstance(window, dict) and "from" in window and window.get("from") == window.get("to")
+
+
 @schemathesis.hook
 def filter_case(context, case):
-    """Drops "valid" cases with a zone that is none: the coverage phase draws a string that has both a
-    pattern and a custom format from the pattern alone (e.g. 64 times `A` for maxLength)."""
-    body = case.body
+    """Drops "valid" cases that are invalid in ways the schema cannot state."""
+    return not (case.meta is not None and case.meta.generation.mode.is_positive and _invalid_beyond_schema(case.body))
+
+
+# A mailing DELETE that answers 503 has deleted the mailing all the same (openapi.yaml: sending was not
+# confirmed stopped in time, as for a running mailing no worker here serves), so later requests to it
+# are rightly 404. Schemathesis counts only a 2xx DELETE as a removal and would report "created resource
+# not found"; these paths tell it otherwise.
+DELETED_UNCONFIRMED = set()
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    if case.method == "DELETE" and case.path == "/api/mailings/{id}/" and response.status_code == 503:
+        DELETED_UNCONFIRMED.add(case.formatted_path)
+
+
+@schemathesis.hook
+def filter_failure(context, failure, case, response):
     return not (
-        case.meta is not None
-        and case.meta.generation.mode.is_positive
-        and isinstance(body, dict)
-        and isinstance(body.get("timezone"), str)
-        and body["timezone"] not in KNOWN_ZONES
+        isinstance(failure, EnsureResourceAvailability)
+        and any(case.formatted_path.startswith(path) for path in DELETED_UNCONFIRMED)
     )
