@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import Koa from 'koa';
+import { Transform } from 'node:stream';
 import { koaBody } from 'koa-body';
 import type OpenAPIBackend from 'openapi-backend';
 import type { Logger } from '../config/logger';
@@ -12,7 +13,11 @@ export interface AppOptions {
   logger: Logger;
   services: Services;
   maxBodyBytes: number;
+  /** The limit of a streamed CSV body (IMPORT_MAX_BYTES); 50 MB when not given. */
+  importMaxBytes?: number;
 }
+
+export const DEFAULT_IMPORT_MAX_BYTES = 50 * 1024 * 1024;
 
 /** Gives every request a logger that carries its id, and logs one line per request. */
 function requestLog(logger: Logger): Koa.Middleware {
@@ -29,14 +34,59 @@ function requestLog(logger: Logger): Koa.Middleware {
   };
 }
 
-/** Bodies are JSON only; anything else is refused before it is read. */
-const jsonOnly: Koa.Middleware = async (ctx, next) => {
-  const hasBody = ctx.request.length > 0 || ctx.get('transfer-encoding') !== '';
-  if (hasBody && !ctx.is('application/json')) {
+const hasBody = (ctx: Koa.Context) => ctx.request.length > 0 || ctx.get('transfer-encoding') !== '';
+
+/**
+ * Bodies are JSON only (but for the CSV operations below); anything else is refused before it is read.
+ * A method the path does not declare is left to its 405, whatever body it carries.
+ */
+const jsonOnly = (allowedMethods: (path: string) => string[] | undefined): Koa.Middleware => async (ctx, next) => {
+  if (ctx.state.bodyStream || allowedMethods(withTrailingSlash(ctx.path))?.includes(ctx.method) === false) return next();
+  if (hasBody(ctx) && !ctx.is('application/json')) {
     throw new Problem(415, 'Unsupported media type', `expected application/json, got ${ctx.get('content-type') || 'no content type'}`);
   }
   await next();
 };
+
+/** The body as it arrives, failing with 413 once it passes `limit` bytes. */
+function limitedStream(req: NodeJS.ReadableStream, limit: number): Transform {
+  let received = 0;
+  const limited = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      received += chunk.length;
+      if (received <= limit) return done(null, chunk);
+      // The rest is read and dropped, so that the client, still sending, gets the answer.
+      req.unpipe(limited);
+      req.resume();
+      done(new Problem(413, 'Request body too large', `the body is larger than ${limit} bytes`, [{ field: 'body', message: `is larger than ${limit} bytes` }]));
+    },
+  });
+  // Not pipeline(): on a 413 the request must stay open for the answer.
+  req.once('error', (error) => limited.destroy(error));
+  // The error may come before the handler reads the stream; it finds it then (the stream is `errored`).
+  limited.on('error', () => undefined);
+  return req.pipe(limited);
+}
+
+/**
+ * An operation whose request body the spec declares as `text/csv` (the client import) gets it as a
+ * stream, `ctx.state.bodyStream`, under its own limit: the JSON parser never reads it, and a body
+ * declared larger than the limit is refused before it is read.
+ */
+function csvBodies(contract: OpenAPIBackend, limit: number): Koa.Middleware {
+  return async (ctx, next) => {
+    const operation = contract.router.matchOperation({ method: ctx.method, path: withTrailingSlash(ctx.path), headers: {} });
+    if (!operation?.requestBody || !('content' in operation.requestBody) || !operation.requestBody.content['text/csv']) return next();
+    if (hasBody(ctx) && !ctx.is('text/csv')) {
+      throw new Problem(415, 'Unsupported media type', `expected text/csv, got ${ctx.get('content-type') || 'no content type'}`);
+    }
+    if (ctx.request.length > limit) {
+      throw new Problem(413, 'Request body too large', `the body is larger than ${limit} bytes`, [{ field: 'body', message: `is larger than ${limit} bytes` }]);
+    }
+    ctx.state.bodyStream = limitedStream(ctx.req, limit);
+    await next();
+  };
+}
 
 /** The spec spells every path with a trailing slash; requests may omit it. */
 const withTrailingSlash = (path: string) => (path.endsWith('/') ? path : `${path}/`);
@@ -58,7 +108,7 @@ function methodsByPath(contract: OpenAPIBackend): (path: string) => string[] | u
   return (path) => paths.find(({ pattern }) => pattern.test(path))?.methods;
 }
 
-export async function createApp({ logger, services, maxBodyBytes }: AppOptions): Promise<Koa> {
+export async function createApp({ logger, services, maxBodyBytes, importMaxBytes = DEFAULT_IMPORT_MAX_BYTES }: AppOptions): Promise<Koa> {
   const contract = createContract();
   await contract.init();
   const allowedMethods = methodsByPath(contract);
@@ -87,8 +137,10 @@ export async function createApp({ logger, services, maxBodyBytes }: AppOptions):
   app.use(requestLog(logger));
   app.use(problems());
   app.use(router.routes());
-  app.use(jsonOnly);
-  app.use(koaBody({ jsonLimit: maxBodyBytes, jsonStrict: true, urlencoded: false, text: false, multipart: false }));
+  app.use(csvBodies(contract, importMaxBytes));
+  app.use(jsonOnly(allowedMethods));
+  const parseJson = koaBody({ jsonLimit: maxBodyBytes, jsonStrict: true, urlencoded: false, text: false, multipart: false });
+  app.use((ctx, next) => (ctx.state.bodyStream ? next() : parseJson(ctx, next)));
   app.use(async (ctx) => {
     await contract.handleRequest(
       { method: ctx.method, path: withTrailingSlash(ctx.path), query: ctx.query as Record<string, string | string[]>, headers: ctx.headers as Record<string, string>, body: ctx.request.body },

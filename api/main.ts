@@ -17,6 +17,7 @@ async function main() {
   const app = await createApp({
     logger,
     maxBodyBytes: config.MAX_BODY_BYTES,
+    importMaxBytes: config.IMPORT_MAX_BYTES,
     services: {
       readiness: {
         postgres: () => db.raw('select 1'),

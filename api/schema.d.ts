@@ -39,6 +39,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/clients/import/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Adds or updates clients from a CSV file, by phone number
+         * @description A header row names the columns, in any order: `phone_number` and `timezone`, optionally
+         *     `mobile_operator_code` and `tag` (an empty cell omits the value). Each row follows the rules of
+         *     `POST /api/clients/`; a row whose phone number is known updates that client. Invalid rows are
+         *     rejected and listed by line (the first 1,000), the others are imported. A body that is not CSV, or
+         *     whose header lacks a required column or names an unknown one, is a 400 and imports nothing. The body
+         *     is streamed; its limit is `IMPORT_MAX_BYTES`, not `MAX_BODY_BYTES`.
+         */
+        post: operations["importClients"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clients/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every client as CSV (the columns `POST /api/clients/import/` reads), streamed in id order */
+        get: operations["exportClients"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/clients/{id}/": {
         parameters: {
             query?: never;
@@ -271,6 +313,20 @@ export interface components {
             items: components["schemas"]["Client"][];
             /** @description Pass as `cursor` for the next page; null on the last page */
             next_cursor: string | null;
+        };
+        ClientImportResult: {
+            /** @description Rows that added a client */
+            created: number;
+            /** @description Rows whose phone number was known (the client is updated; unchanged ones count too) */
+            updated: number;
+            /** @description Invalid rows (not imported) */
+            rejected: number;
+            /** @description Why rows were rejected (the first 1,000 problems), by line of the file (the header is line 1) */
+            errors: {
+                line: number;
+                field: string;
+                message: string;
+            }[];
         };
         /**
          * Format: date-time
@@ -549,6 +605,59 @@ export interface operations {
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    importClients: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example phone_number,timezone,tag
+                 *     79161234567,Europe/Moscow,vip
+                 */
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description How many clients were created and updated, and the rows rejected */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientImportResult"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    exportClients: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A header row, then one row per client */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
             503: components["responses"]["Unavailable"];
         };
     };

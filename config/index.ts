@@ -11,6 +11,7 @@ const schema = {
     HOST: { type: 'string', default: '0.0.0.0' },
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     MAX_BODY_BYTES: { type: 'integer', minimum: 1024, default: 65536 },
+    IMPORT_MAX_BYTES: { type: 'integer', minimum: 1024, default: 52428800 },
 
     DATABASE_URL: { type: 'string', minLength: 1 },
     DATABASE_POOL_MAX: { type: 'integer', minimum: 1, default: 10 },
@@ -60,6 +61,7 @@ export interface Config {
   HOST: string;
   LOG_LEVEL: string;
   MAX_BODY_BYTES: number;
+  IMPORT_MAX_BYTES: number;
   DATABASE_URL?: string;
   DATABASE_POOL_MAX: number;
   DATA_DIR: string;

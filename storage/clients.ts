@@ -1,4 +1,8 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Model } from 'objection';
+import type { PoolClient } from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { components } from '../api/schema';
 import { afterId, Page, PageRequest, toPage } from './page';
 
@@ -65,4 +69,75 @@ export async function updateClient(id: number, fields: ClientFields): Promise<Cl
 
 export async function deleteClient(id: number): Promise<boolean> {
   return (await ClientRow.query().deleteById(id)) > 0;
+}
+
+/** Marks a pooled connection as broken: the pool destroys it instead of lending it again (knex's own flag). */
+function discard(connection: PoolClient, reason: string): void {
+  (connection as PoolClient & { __knex__disposed?: string }).__knex__disposed = reason;
+}
+
+/**
+ * Upserts clients by phone number from rows in COPY text format (`line, phone_number,
+ * mobile_operator_code, tag, timezone`), in one transaction: the rows go through COPY into a temporary
+ * table, then one statement inserts the new phones and updates the known ones (a phone given twice takes
+ * its last row). Fails, importing nothing, when the rows' source fails. `created` counts the inserted
+ * clients; an update that would change nothing writes nothing.
+ */
+export async function upsertClientsFromCopy(rows: AsyncIterable<string>): Promise<{ created: number }> {
+  const knex = ClientRow.knex();
+  const connection: PoolClient = await knex.client.acquireConnection();
+  let healthy = true;
+  try {
+    await connection.query('BEGIN');
+    try {
+      await connection.query(
+        `CREATE TEMPORARY TABLE client_import (line integer NOT NULL, phone_number text NOT NULL,
+           mobile_operator_code text NOT NULL, tag text, timezone text NOT NULL) ON COMMIT DROP`,
+      );
+      await pipeline(Readable.from(rows), connection.query(copyFrom('COPY client_import FROM STDIN')));
+      const result = await connection.query(
+        `INSERT INTO clients AS c (phone_number, mobile_operator_code, tag, timezone)
+         SELECT DISTINCT ON (phone_number) phone_number, mobile_operator_code, tag, timezone
+         FROM client_import ORDER BY phone_number, line DESC
+         ON CONFLICT (phone_number) DO UPDATE
+           SET mobile_operator_code = EXCLUDED.mobile_operator_code, tag = EXCLUDED.tag, timezone = EXCLUDED.timezone, updated_at = now()
+           WHERE (c.mobile_operator_code, c.tag, c.timezone) IS DISTINCT FROM (EXCLUDED.mobile_operator_code, EXCLUDED.tag, EXCLUDED.timezone)
+         RETURNING (xmax = 0) AS inserted`,
+      );
+      await connection.query('COMMIT');
+      return { created: result.rows.filter((row: { inserted: boolean }) => row.inserted).length };
+    } catch (error) {
+      await connection.query('ROLLBACK').catch(() => (healthy = false));
+      throw error;
+    }
+  } finally {
+    // A connection whose rollback failed is in no known state: the pool drops it rather than lend it again.
+    if (!healthy) discard(connection, 'a client import could not roll back');
+    await knex.client.releaseConnection(connection);
+  }
+}
+
+/**
+ * Every client as CSV with a header row, in id order, streamed by COPY from one connection of the pool.
+ * The connection returns to the pool when the stream ends; a stream destroyed early (the reader went
+ * away) takes its connection with it, since a COPY cut short leaves it in no known state.
+ */
+export async function copyClientsOut(columns: readonly string[]): Promise<Readable> {
+  const knex = ClientRow.knex();
+  const connection: PoolClient = await knex.client.acquireConnection();
+  const list = columns.map((column) => `"${column}"`).join(', ');
+  let stream: Readable;
+  try {
+    stream = connection.query(copyTo(`COPY (SELECT ${list} FROM clients ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)`));
+  } catch (error) {
+    await knex.client.releaseConnection(connection);
+    throw error;
+  }
+  let ended = false;
+  stream.once('end', () => (ended = true));
+  stream.once('close', () => {
+    if (!ended) discard(connection, 'a client export was cut short');
+    void knex.client.releaseConnection(connection);
+  });
+  return stream;
 }
