@@ -10,6 +10,7 @@ import {
   historySizes,
   loadAverage,
   memorySampler,
+  pastMailingStatistics,
   printStatements,
   printTable,
   say,
@@ -29,7 +30,8 @@ import { fmt, repeated, type SummaryRow } from './summary';
 /**
  * The main scenario: one mailing to `clients` clients through the whole service, and the same sends
  * by the plain loop of bench/baseline.ts, `repeat` times each. Both start from the same state (the
- * messages and counters emptied, CHECKPOINT, VACUUM ANALYZE) and take turns going first.
+ * messages and counters emptied, CHECKPOINT, VACUUM ANALYZE, the planner statistics of a past
+ * mailing: pastMailingStatistics) and take turns going first.
  */
 
 const START_DELAY_MS = 3_000;
@@ -70,7 +72,8 @@ export async function mainScenario(ctx: BenchContext, clients: number, repeat: n
   say(`main scenario: ${fmt(clients)} clients, service and baseline ${repeat} time(s) each, alternating which goes first`);
   await freshTables(db, ['messages', 'mailing_counts', 'mailings', 'clients']);
   const seedMs = await seedClients(db, clients);
-  say(`seeded ${fmt(clients)} clients in ${seedMs} ms`);
+  await pastMailingStatistics(db);
+  say(`seeded ${fmt(clients)} clients in ${seedMs} ms; statistics of a past mailing in place`);
 
   const service: ServiceRun[] = [];
   const baseline: BaselineRun[] = [];

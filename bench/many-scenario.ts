@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuRows, cpuSnapshot, cpuUse, freshTables, loadAverage, median, memorySampler, printStatements, printTable, say, seedClients, setting, statementSampler, waitForMailings, waitForWorkerPolling, watchProcesses } from './common';
+import { cpuRows, cpuSnapshot, cpuUse, freshTables, loadAverage, median, memorySampler, pastMailingStatistics, printStatements, printTable, say, seedClients, setting, statementSampler, waitForMailings, waitForWorkerPolling, watchProcesses } from './common';
 import { TEXT, type BenchContext, type ScenarioResult } from './context';
 import { fmt, single, spread, type SummaryRow } from './summary';
 
@@ -25,7 +25,8 @@ export async function manyScenario(ctx: BenchContext): Promise<ScenarioResult> {
   await freshTables(db, ['messages', 'mailing_counts', 'mailings', 'clients']);
   await control.clear();
   const seedMs = await seedClients(db, total, `'many-' || (g % ${MANY_MAILINGS})`);
-  say(`seeded ${fmt(total)} clients in ${seedMs} ms`);
+  await pastMailingStatistics(db);
+  say(`seeded ${fmt(total)} clients in ${seedMs} ms; statistics of a past mailing in place`);
 
   const worker = await stack.startWorker();
   await waitForWorkerPolling(temporal, config.TEMPORAL_TASK_QUEUE, worker, signals);
