@@ -83,7 +83,7 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
     },
 
     /** Nothing pending any more, or the end time came (what is still pending expires). */
-    async finishMailing(mailingId: number, reachedEnd: boolean): Promise<lifecycle.FinalStatus | 'running'> {
+    async finishMailing(mailingId: number, reachedEnd: boolean): Promise<lifecycle.LifecycleStatus> {
       const status = await lifecycle.finishRun(mailingId, reachedEnd);
       logger.info({ mailingId, status }, 'mailing finished');
       return status;

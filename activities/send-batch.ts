@@ -32,7 +32,7 @@ export interface BatchReport {
   providerDown: boolean;
   /** The end time has passed by the database's clock: what is pending can only expire. */
   ended: boolean;
-  /** The mailing changed under the batch (a new filter, or deleted): the workflow should read it again. */
+  /** The mailing changed under the batch (a new filter, paused, deleted): the workflow should read it again. */
   stale: boolean;
   pending: number;
   nextDueAt: string | null;
@@ -166,7 +166,7 @@ export class SendBatch {
       if (performance.now() - this.claimedAt < this.claimTtlMs) await messages.releaseLeases(this.token, this.queue.map((m) => m.id));
       if (this.failure !== undefined) throw this.failure;
       this.report.ended = this.terms.msLeft <= 0 || performance.now() >= this.deadline + END_MARGIN_MS;
-      this.report.stale = this.terms.deleted || JSON.stringify(this.terms.filter) !== this.initialFilter;
+      this.report.stale = this.terms.deleted || this.terms.status !== 'running' || JSON.stringify(this.terms.filter) !== this.initialFilter;
       Object.assign(this.report, await messages.pendingSummary(this.mailingId));
     } finally {
       clearInterval(alive);
@@ -222,7 +222,14 @@ export class SendBatch {
 
   private maySend(): boolean {
     const { terms } = this;
-    return this.failure === undefined && !this.stop.aborted && !terms.deleted && JSON.stringify(terms.filter) === this.initialFilter && performance.now() < this.deadline;
+    return (
+      this.failure === undefined &&
+      !this.stop.aborted &&
+      terms.status === 'running' &&
+      !terms.deleted &&
+      JSON.stringify(terms.filter) === this.initialFilter &&
+      performance.now() < this.deadline
+    );
   }
 
   /**

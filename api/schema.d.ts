@@ -121,6 +121,65 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/mailings/preview/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** How many clients a filter matches right now (exact, or an estimate marked as such when very large) */
+        post: operations["previewAudience"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mailings/{id}/pause/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pauses a scheduled or running mailing; answers once no provider request starts any more
+         * @description Requests already in flight finish and are recorded before the answer. A paused mailing does not
+         *     start, sends nothing until resumed, and still expires at `end_at`. Pausing a paused mailing is 200.
+         */
+        post: operations["pauseMailing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mailings/{id}/resume/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resumes a paused mailing where it stopped; resuming one that is not paused is 200 */
+        post: operations["resumeMailing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/mailings/fullinfo/": {
         parameters: {
             query?: never;
@@ -399,11 +458,12 @@ export interface components {
             to: components["schemas"]["WallClockTime"];
         } | null;
         /**
-         * @description `scheduled` until `start_at`; `running` while messages are sent; `finished` when every message was
-         *     handled; `expired` when `end_at` came before every message was sent.
+         * @description `scheduled` until `start_at`; `running` while messages are sent; `paused` by an operator (before or
+         *     after the start) until resumed; `finished` when every message was handled; `expired` when `end_at`
+         *     came before every message was sent.
          * @enum {string}
          */
-        MailingStatus: "scheduled" | "running" | "finished" | "expired";
+        MailingStatus: "scheduled" | "running" | "paused" | "finished" | "expired";
         /** @description The filter as stored, every key as a list */
         StoredFilter: {
             mobile_operator_code?: components["schemas"]["MobileOperatorCode"][];
@@ -440,11 +500,35 @@ export interface components {
         MailingInfo: {
             mailing: components["schemas"]["Mailing"];
             counts: components["schemas"]["StatusCounts"];
+            progress: components["schemas"]["Progress"];
             /** Format: date-time */
             first_sent_at: string | null;
             /** Format: date-time */
             last_sent_at: string | null;
             messages: components["schemas"]["MessagePage"];
+        };
+        Progress: {
+            /** @description Clients matching the filter now while `scheduled` (see audience_estimated); the recorded audience once started */
+            audience: number;
+            /** @description True when `audience` is the planner's estimate of a very large count */
+            audience_estimated: boolean;
+            /** @description Messages sent per second over the last minute */
+            rate_per_second: number;
+            /**
+             * Format: date-time
+             * @description When the pending messages would all be sent at the current rate (never after end_at); null when not running or no rate yet
+             */
+            estimated_finish_at: string | null;
+        };
+        AudienceQuery: {
+            filter?: components["schemas"]["MailingFilter"];
+            send_window?: components["schemas"]["SendWindow"];
+        };
+        AudiencePreview: {
+            /** @description Clients the filter matches now */
+            clients: number;
+            /** @description True for the planner's estimate of a very large count */
+            estimated: boolean;
         };
         /** @enum {string} */
         MessageStatus: "pending" | "sent" | "failed" | "expired" | "cancelled";
@@ -827,6 +911,86 @@ export interface operations {
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    previewAudience: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AudienceQuery"];
+            };
+        };
+        responses: {
+            /** @description The number of matching clients */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AudiencePreview"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    pauseMailing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The paused mailing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Mailing"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resumeMailing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The mailing, scheduled or running again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Mailing"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
             503: components["responses"]["Unavailable"];
         };
     };

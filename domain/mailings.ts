@@ -1,17 +1,21 @@
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Logger } from '../config/logger';
+import * as audience from '../storage/audience';
 import * as lifecycle from '../storage/mailing-lifecycle';
 import * as store from '../storage/mailings';
 import type { AudienceFilter, Mailing, MailingFields } from '../storage/mailings';
 import * as messages from '../storage/messages';
+import type { StatusCounts } from '../storage/messages';
 import type { Page, PageRequest } from '../storage/page';
-import { MAILING_ID, mailingChanged, mailingWorkflow, mailingWorkflowId, SendLimits } from '../workflows/mailing';
+import { MAILING_ID, mailingChanged, mailingWorkflow, mailingWorkflowId, pauseSending, SendLimits } from '../workflows/mailing';
 import type { components } from '../api/schema';
 import { ConflictError, InvalidInputError, MalformedInputError, NotFoundError, UnavailableError } from './errors';
 
 export type MailingInput = components['schemas']['MailingInput'];
 export type MailingSummaryPage = components['schemas']['MailingSummaryPage'];
 export type MailingInfo = components['schemas']['MailingInfo'];
+export type AudienceQuery = components['schemas']['AudienceQuery'];
+export type AudiencePreview = components['schemas']['AudiencePreview'];
 
 export interface MailingServiceDeps {
   temporal: Client;
@@ -57,6 +61,21 @@ function toFields(input: MailingInput): MailingFields {
     filter: normaliseFilter(input.filter),
     send_window: window,
   };
+}
+
+// Progress reports the send rate over this many seconds.
+const PROGRESS_RATE_WINDOW_S = 60;
+
+/**
+ * Audience (recorded once started, else matching now), send rate over the last minute and when the
+ * pending messages would be done at that rate; read from counters and an index, never counting every message.
+ */
+async function progress(mailing: Mailing, counts: StatusCounts, sentLastMinute: number, started: boolean): Promise<MailingInfo['progress']> {
+  const recorded = Object.values(counts).reduce((sum, n) => sum + n, 0);
+  const { clients, estimated } = started ? { clients: recorded, estimated: false } : await audience.countMatching(mailing.filter);
+  const rate = sentLastMinute / PROGRESS_RATE_WINDOW_S;
+  const finishAt = mailing.status === 'running' && rate > 0 ? Math.min(Date.now() + (counts.pending / rate) * 1000, Date.parse(mailing.end_at)) : null;
+  return { audience: clients, audience_estimated: estimated, rate_per_second: Math.round(rate * 100) / 100, estimated_finish_at: finishAt === null ? null : new Date(finishAt).toISOString() };
 }
 
 /** The client side of the mailing workflow: every change to a mailing goes through here. */
@@ -113,9 +132,10 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
       throw new ConflictError(`mailing ${id} is ${current.status} and can no longer be edited`, 'status');
     }
     const fields = toFields(input);
-    if (current.status === 'running') {
+    // Running or paused: the start is behind it (or a resume away); the rest applies to unsent messages.
+    if (current.status !== 'scheduled') {
       if (Date.parse(fields.start_at) !== Date.parse(current.start_at)) {
-        throw new ConflictError(`mailing ${id} is running; its start_at can no longer change`, 'start_at');
+        throw new ConflictError(`mailing ${id} is ${current.status}; its start_at can no longer change`, 'start_at');
       }
       if (Date.parse(fields.end_at) !== Date.parse(current.end_at) && Date.parse(fields.end_at) < Date.now() + END_NOTICE_MS) {
         throw new InvalidInputError(`a running mailing's end_at must be at least ${END_NOTICE_MS / 1000} s from now`, 'end_at');
@@ -130,22 +150,74 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
       }
       throw new ConflictError(`mailing ${id} changed status while being edited; read it and retry`, 'status');
     }
+    await tellWorkflow(id);
+    logger.info({ mailingId: id }, 'mailing edited');
+    return updated;
+  }
+
+  /** The workflow reads the mailing again; one not started yet reads it when the reconciler starts it. */
+  async function tellWorkflow(id: number): Promise<void> {
     try {
       await handle(id).signal(mailingChanged);
     } catch (error) {
-      // Not started yet: it will read the new fields when the reconciler starts it.
       if (!(error instanceof WorkflowNotFoundError)) {
-        logger.error({ mailingId: id, err: error }, 'saved a mailing edit but could not tell its workflow');
+        logger.error({ mailingId: id, err: error }, 'saved a mailing change but could not tell its workflow');
         throw new UnavailableError(`mailing ${id} was saved but its workflow could not be told; repeat the request`);
       }
     }
-    logger.info({ mailingId: id }, 'mailing edited');
-    return updated;
+  }
+
+  /**
+   * Pauses in the database first (a compare-and-set: nothing starts or sends once it holds), then, for a
+   * running mailing, waits until its workflow has no send batch left, so no request starts after the
+   * answer. Idempotent.
+   */
+  async function pause(id: number): Promise<Mailing> {
+    const current = await get(id);
+    if (current.status === 'paused') return current;
+    if (!(await lifecycle.pause(id))) {
+      const now = await get(id);
+      if (now.status === 'paused') return now;
+      throw new ConflictError(`mailing ${id} is ${now.status} and cannot be paused`, 'status');
+    }
+    logger.info({ mailingId: id }, 'mailing paused');
+    if (current.status === 'scheduled') await tellWorkflow(id);
+    else await waitForBatchesToStop(id);
+    return get(id);
+  }
+
+  async function waitForBatchesToStop(id: number): Promise<void> {
+    const wait = AbortSignal.timeout(stopWaitMs);
+    try {
+      await temporal.withAbortSignal(wait, () => handle(id).executeUpdate(pauseSending));
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return;
+      logger.warn({ mailingId: id, err: error }, 'paused mailing has not confirmed that sending stopped');
+      throw new UnavailableError(`mailing ${id} is paused but sending has not confirmed it stopped; repeat the request`);
+    }
+  }
+
+  /** Back to scheduled or running, where it stopped; resuming one that is not paused is harmless. */
+  async function resume(id: number): Promise<Mailing> {
+    const current = await get(id);
+    if (current.status !== 'paused') {
+      if (lifecycle.FINAL_STATUSES.includes(current.status)) throw new ConflictError(`mailing ${id} is ${current.status} and cannot be resumed`, 'status');
+      return current;
+    }
+    if (!(await lifecycle.resume(id))) throw new ConflictError(`mailing ${id} changed status while being resumed; read it and retry`, 'status');
+    logger.info({ mailingId: id }, 'mailing resumed');
+    await tellWorkflow(id);
+    return get(id);
   }
 
   return {
     ensureWorkflow,
     get,
+    pause,
+    resume,
+
+    /** How many clients a filter matches now. */
+    preview: (query: AudienceQuery): Promise<AudiencePreview> => audience.countMatching(normaliseFilter(query.filter)),
 
     async create(input: MailingInput): Promise<Mailing> {
       const mailing = await store.insertMailing(toFields(input));
@@ -202,12 +274,15 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
 
     async info(id: number, page: PageRequest): Promise<MailingInfo> {
       const mailing = await get(id);
-      const [counts, times, list] = await Promise.all([
+      const [counts, times, list, sentLastMinute, started] = await Promise.all([
         messages.countsByMailing([id]),
         messages.sendTimes(id),
         messages.listMessages({ mailing_id: id }, page),
+        messages.sentSince(id, PROGRESS_RATE_WINDOW_S),
+        store.hasStarted(id),
       ]);
-      return { mailing, counts: counts.get(id)!, ...times, messages: list };
+      const mailingCounts = counts.get(id)!;
+      return { mailing, counts: mailingCounts, progress: await progress(mailing, mailingCounts, sentLastMinute, started), ...times, messages: list };
     },
 
     /**

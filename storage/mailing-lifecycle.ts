@@ -10,23 +10,27 @@ import * as messages from './messages';
  *   scheduled ─start─▶ running ─finish─▶ finished
  *       │                 └────expire──▶ expired
  *       ├──miss (end passed before it could start)──▶ expired
- *   scheduled/running ─cancel (after deletion)─▶ cancelled
+ *   scheduled/running ─pause─▶ paused ─resume─▶ back where it was; ─expire─▶ expired at the end
+ *   scheduled/running/paused ─cancel (after deletion)─▶ cancelled
  */
-export type LifecycleStatus = 'scheduled' | 'running' | 'finished' | 'expired' | 'cancelled';
+export type LifecycleStatus = 'scheduled' | 'running' | 'paused' | 'finished' | 'expired' | 'cancelled';
 
 export type FinalStatus = 'finished' | 'expired' | 'cancelled';
 export const FINAL_STATUSES: readonly LifecycleStatus[] = ['finished', 'expired', 'cancelled'];
 
 /** Statuses in which an operator may edit a mailing; what each allows is decided by the domain. */
-export const EDITABLE_STATUSES: readonly LifecycleStatus[] = ['scheduled', 'running'];
+export const EDITABLE_STATUSES: readonly LifecycleStatus[] = ['scheduled', 'running', 'paused'];
 
+// `to` is an SQL expression: a resumed mailing goes back to where it was.
 const TRANSITIONS = {
-  start: { from: ['scheduled'], to: 'running', guard: 'deleted_at IS NULL AND start_at <= now() AND end_at > now()' },
-  miss: { from: ['scheduled'], to: 'expired', guard: 'deleted_at IS NULL AND end_at <= now()' },
+  start: { from: ['scheduled'], to: "'running'", guard: 'deleted_at IS NULL AND start_at <= now() AND end_at > now()' },
+  miss: { from: ['scheduled'], to: "'expired'", guard: 'deleted_at IS NULL AND end_at <= now()' },
   // Finished only once the whole audience is recorded: an edit may have re-opened it.
-  finish: { from: ['running'], to: 'finished', guard: 'deleted_at IS NULL AND audience_done' },
-  expire: { from: ['running'], to: 'expired', guard: 'deleted_at IS NULL' },
-  cancel: { from: ['scheduled', 'running'], to: 'cancelled', guard: 'deleted_at IS NOT NULL' },
+  finish: { from: ['running'], to: "'finished'", guard: 'deleted_at IS NULL AND audience_done' },
+  expire: { from: ['running', 'paused'], to: "'expired'", guard: 'deleted_at IS NULL' },
+  pause: { from: ['scheduled', 'running'], to: "'paused'", guard: 'deleted_at IS NULL' },
+  resume: { from: ['paused'], to: "CASE WHEN started_at IS NULL THEN 'scheduled' ELSE 'running' END", guard: 'deleted_at IS NULL' },
+  cancel: { from: ['scheduled', 'running', 'paused'], to: "'cancelled'", guard: 'deleted_at IS NOT NULL' },
 } as const;
 
 type Transition = keyof typeof TRANSITIONS;
@@ -37,11 +41,16 @@ const knex = () => MailingRow.knex();
 async function transition(id: number, name: Transition): Promise<boolean> {
   const { from, to, guard } = TRANSITIONS[name];
   const result = await knex().raw(
-    `UPDATE mailings SET status = :to, updated_at = now() WHERE id = :id AND status = ANY(:from::text[]) AND ${guard}`,
-    { id, to, from: [...from] },
+    `UPDATE mailings SET status = ${to}, updated_at = now(), started_at = CASE WHEN :name = 'start' THEN now() ELSE started_at END
+     WHERE id = :id AND status = ANY(:from::text[]) AND ${guard}`,
+    { id, name, from: [...from] },
   );
   return result.rowCount === 1;
 }
+
+/** An operator's pause or resume; false when the mailing's status does not allow it. */
+export const pause = (id: number) => transition(id, 'pause');
+export const resume = (id: number) => transition(id, 'resume');
 
 export type StartClaim = { result: 'started' } | { result: 'early'; waitMs: number } | { result: 'missed' } | { result: 'gone' };
 
@@ -88,16 +97,17 @@ export async function closeDeleted(id: number): Promise<number> {
 
 /**
  * Ends a running mailing: at the end time its pending messages expire. A mailing deleted meanwhile is
- * closed as deleted instead. `running` when it may not end yet (an edit re-opened its audience).
+ * closed as deleted instead. Not final when it may not end yet: an edit re-opened its audience, or it
+ * was paused.
  */
-export async function finishRun(id: number, reachedEnd: boolean): Promise<FinalStatus | 'running'> {
+export async function finishRun(id: number, reachedEnd: boolean): Promise<LifecycleStatus> {
   if (reachedEnd) await messages.closePending(id, 'expired', 'the mailing ended before the message could be sent');
   const { expired } = (await messages.countsByMailing([id])).get(id)!;
   if (expired === 0 && (await transition(id, 'finish'))) return 'finished';
   if ((reachedEnd || expired > 0) && (await transition(id, 'expire'))) return 'expired';
   const row = await MailingRow.query().findById(id).select('status', 'deleted_at');
   if (!row) return 'cancelled';
-  if (row.deleted_at === null) return row.status as FinalStatus | 'running';
+  if (row.deleted_at === null) return row.status as LifecycleStatus;
   await closeDeleted(id);
   return (await MailingRow.query().findById(id).select('status'))!.status as FinalStatus;
 }
@@ -125,6 +135,6 @@ export async function applyEdit(id: number, fields: MailingFields, seen: Lifecyc
 
 /** Mailings not final yet, deleted or not: the reconciler makes sure each has a running workflow. */
 export async function openMailingIds(limit: number): Promise<number[]> {
-  const rows = await MailingRow.query().select('id').whereIn('status', ['scheduled', 'running']).orderBy('id').limit(limit);
+  const rows = await MailingRow.query().select('id').whereIn('status', ['scheduled', 'running', 'paused']).orderBy('id').limit(limit);
   return rows.map((r) => Number(r.id));
 }

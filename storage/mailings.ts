@@ -65,6 +65,12 @@ export async function listMailings(page: PageRequest): Promise<Page<Mailing>> {
   return toPage(rows.map(toMailing), page.limit);
 }
 
+/** The start was claimed (its audience is being or was recorded), even if it is paused now. */
+export async function hasStarted(id: number): Promise<boolean> {
+  const row = await MailingRow.query().findById(id).select('started_at');
+  return Boolean(row && (row as unknown as { started_at: Date | null }).started_at);
+}
+
 /** What the workflow needs to know about its mailing, read fresh each time it wakes. */
 export interface MailingSchedule {
   status: string;
@@ -82,6 +88,8 @@ export async function readSchedule(id: number): Promise<MailingSchedule | undefi
 
 /** What a send batch needs of its mailing; read at every claim so that edits apply to unsent messages. */
 export interface SendingTerms {
+  /** Only a `running` mailing sends (a paused one keeps its messages). */
+  status: string;
   text: string;
   endAt: Date;
   /** Time left until `end_at` by the database's clock, the one clock that decides; 0 once it passed. */
@@ -93,10 +101,10 @@ export interface SendingTerms {
 
 export async function readSendingTerms(id: number): Promise<SendingTerms | undefined> {
   const result = await MailingRow.knex().raw(
-    `SELECT text, end_at, filter, send_window, deleted_at IS NOT NULL AS deleted, greatest(0, extract(epoch FROM end_at - now()) * 1000) AS ms_left
+    `SELECT status, text, end_at, filter, send_window, deleted_at IS NOT NULL AS deleted, greatest(0, extract(epoch FROM end_at - now()) * 1000) AS ms_left
      FROM mailings WHERE id = ?`,
     [id],
   );
   const row = result.rows[0];
-  return row && { text: row.text, endAt: row.end_at, msLeft: Number(row.ms_left), filter: row.filter, sendWindow: row.send_window, deleted: row.deleted };
+  return row && { status: row.status, text: row.text, endAt: row.end_at, msLeft: Number(row.ms_left), filter: row.filter, sendWindow: row.send_window, deleted: row.deleted };
 }

@@ -267,6 +267,15 @@ export async function totalCounts(): Promise<StatusCounts> {
   return totals;
 }
 
+/** Messages of a mailing sent in the last `seconds`, over the (mailing_id, sent_at) index. */
+export async function sentSince(mailingId: number, seconds: number): Promise<number> {
+  const { rows } = await knex().raw(
+    `SELECT count(*)::int AS sent FROM messages WHERE mailing_id = :mailingId AND sent_at > now() - make_interval(secs => :seconds)`,
+    { mailingId, seconds },
+  );
+  return rows[0].sent;
+}
+
 export async function sendTimes(mailingId: number): Promise<{ first_sent_at: string | null; last_sent_at: string | null }> {
   const result = await knex().raw(
     `SELECT min(sent_at) AS first, max(sent_at) AS last FROM messages WHERE mailing_id = :mailingId AND sent_at IS NOT NULL`,

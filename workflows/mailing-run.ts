@@ -10,6 +10,10 @@ export interface Run {
   edited: boolean;
   /** Activities that must settle before a cancelled mailing is closed. */
   busy?: Promise<unknown>;
+  /** An operator paused the mailing: no send batch starts until it is resumed. */
+  paused: boolean;
+  /** Send batches running now: a pause is answered once there are none. */
+  batchesInFlight: number;
 }
 
 // Sending that could start nothing waits at least this long before trying again: no loop without a timer.
@@ -31,7 +35,7 @@ export async function closeDeleted(run: Run): Promise<'cancelled'> {
 export async function finishAtEnd(run: Run): Promise<MailingOutcome> {
   for (;;) {
     const outcome = await finishMailing(run.mailingId, true);
-    if (outcome !== 'running') return outcome;
+    if (isFinal(outcome)) return outcome;
     await sleepUnlessEdited(run, IDLE_MS);
   }
 }

@@ -1,8 +1,8 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { CancellationScope, continueAsNew, defineSignal, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, continueAsNew, defineSignal, defineUpdate, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { legacyMailingWorkflow } from './legacy-mailing';
 import { cancelMailing, claimStart, readSchedule } from './mailing-activities';
-import { closeDeleted, isFinal, Run, sleepUnlessEdited } from './mailing-run';
+import { closeDeleted, finishAtEnd, isFinal, Run, sleepUnlessEdited } from './mailing-run';
 import { sendInRounds } from './send-in-rounds';
 import { sendInWindow } from './send-in-window';
 
@@ -13,6 +13,12 @@ export const MAILING_ID = defineSearchAttributeKey('MailingId', SearchAttributeT
 
 /** Sent after the mailing's row changed; the workflow reads the new schedule and filter from the database. */
 export const mailingChanged = defineSignal('mailingChanged');
+
+/**
+ * Sent after the mailing was paused in the database: completes once no send batch runs any more, so
+ * that no provider request starts after the caller hears back.
+ */
+export const pauseSending = defineUpdate<void>('pauseSending');
 
 export interface SendLimits {
   /** Messages one send activity handles before it reports back. */
@@ -53,9 +59,14 @@ const SCHEDULE_RECHECK_MS = 3_600_000;
 export async function mailingWorkflow(input: MailingWorkflowInput): Promise<MailingOutcome> {
   // Runs begun before the lifecycle change replay the code they were written with.
   if (!patched(LIFECYCLE_PATCH)) return (await legacyMailingWorkflow(input)) as MailingOutcome;
-  const run: Run = { mailingId: input.mailingId, limits: input.limits, edited: false };
+  const run: Run = { mailingId: input.mailingId, limits: input.limits, edited: false, paused: false, batchesInFlight: 0 };
   setHandler(mailingChanged, () => {
     run.edited = true;
+  });
+  setHandler(pauseSending, async () => {
+    run.paused = true;
+    run.edited = true;
+    await condition(() => run.batchesInFlight === 0);
   });
   try {
     if (!input.sending) {
@@ -83,6 +94,13 @@ async function waitForStart(run: Run): Promise<'started' | MailingOutcome> {
     if (!schedule || schedule.deleted) return closeDeleted(run);
     if (isFinal(schedule.status)) return schedule.status;
     if (schedule.status === 'running') return 'started';
+    if (schedule.status === 'paused') {
+      // Paused before its start: it does not start until resumed (a signal), and still expires at the end.
+      const untilEnd = Date.parse(schedule.endAt) - Date.now();
+      if (untilEnd <= 0) return finishAtEnd(run);
+      await sleepUnlessEdited(run, Math.min(untilEnd, SCHEDULE_RECHECK_MS));
+      continue;
+    }
     const untilStart = Date.parse(schedule.startAt) - Date.now();
     if (untilStart > 0) {
       await sleepUnlessEdited(run, Math.min(untilStart, SCHEDULE_RECHECK_MS));

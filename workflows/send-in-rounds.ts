@@ -40,7 +40,7 @@ export async function sendInRounds(run: Run): Promise<MailingOutcome> {
     if (reports.every((r) => r.pending === 0) && !run.edited) {
       const outcome = await finishMailing(mailingId, false);
       // Still running: an edit re-opened the audience meanwhile.
-      if (outcome !== 'running') return outcome;
+      if (isFinal(outcome)) return outcome;
     } else if (reports.some((r) => r.providerDown)) {
       await sleepUnlessEdited(run, Math.min(outagePause, endAt - Date.now(), SENDING_RECHECK_MS));
       outagePause = Math.min(outagePause * 2, limits.outagePauseMaxMs);

@@ -1,7 +1,8 @@
 import { allHandlersFinished, CancellationScope, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
+import type { BatchReport } from '../activities/mailing';
 import type { MailingOutcome, mailingWorkflow } from './mailing';
 import { finishMailing, readSchedule, recordAudience, sendBatch } from './mailing-activities';
-import { closeDeleted, finishAtEnd, IDLE_MS, isFinal, Run } from './mailing-run';
+import { closeDeleted, finishAtEnd, IDLE_MS, isFinal, Run, sleepUnlessEdited } from './mailing-run';
 
 /** Marks runs in which an outage found by several lanes pauses the window once (2026-12-01). */
 export const OUTAGE_PAUSE_ONCE_PATCH = 'mailing-outage-pause-once';
@@ -13,7 +14,7 @@ const WINDOW_RECHECK_MS = 600_000;
 const BATCHES_PER_RUN = 400;
 
 /** Why the lanes of a window stop starting batches. */
-type Stop = 'drained' | 'ended' | 'full' | 'stale';
+type Stop = 'drained' | 'ended' | 'full' | 'stale' | 'paused';
 
 /** What the lanes of one window share. */
 interface Window {
@@ -42,6 +43,12 @@ export async function sendInWindow(run: Run): Promise<MailingOutcome> {
     if (isFinal(schedule.status)) return schedule.status;
     let endAt = Date.parse(schedule.endAt);
     if (Date.now() >= endAt) return finishAtEnd(run);
+    if (schedule.status === 'paused') {
+      // Until resumed (a signal) or the end; read again now and then in case the signal was lost.
+      await sleepUnlessEdited(run, Math.min(endAt - Date.now(), WINDOW_RECHECK_MS));
+      continue;
+    }
+    run.paused = false;
 
     const window: Window = { audienceDone: schedule.audienceDone, pausedUntil: 0, outagePause: limits.outagePauseMs, batches: 0, recheck: false };
     const scope = new CancellationScope();
@@ -79,8 +86,8 @@ export async function sendInWindow(run: Run): Promise<MailingOutcome> {
     if (window.stop === 'ended') return finishAtEnd(run);
     if (window.stop === 'drained') {
       const outcome = await finishMailing(mailingId, false);
-      // Still running: an edit re-opened the audience meanwhile.
-      if (outcome !== 'running') return outcome;
+      // Not final: an edit re-opened the audience meanwhile, or the mailing was paused.
+      if (isFinal(outcome)) return outcome;
     }
     if (window.stop === 'full') {
       await condition(allHandlersFinished);
@@ -93,6 +100,10 @@ export async function sendInWindow(run: Run): Promise<MailingOutcome> {
 async function lane(run: Run, window: Window): Promise<void> {
   const { mailingId, limits } = run;
   while (!window.stop) {
+    if (run.paused) {
+      window.stop = 'paused';
+      return;
+    }
     const paused = window.pausedUntil - Date.now();
     if (paused > 0) {
       await condition(() => window.stop !== undefined, paused);
@@ -104,7 +115,14 @@ async function lane(run: Run, window: Window): Promise<void> {
     }
     window.batches++;
     const recordedBefore = window.audienceDone;
-    const report = await sendBatch(mailingId, limits.batchSize);
+    // Counted with try/finally, not a promise chain: an extra promise would reorder commands on replay.
+    run.batchesInFlight++;
+    let report: BatchReport;
+    try {
+      report = await sendBatch(mailingId, limits.batchSize);
+    } finally {
+      run.batchesInFlight--;
+    }
     if (report.stale) window.recheck = true;
     if (report.ended) {
       window.stop ??= 'ended';

@@ -6,6 +6,7 @@ import type { components, operations } from '../schema';
 type Query<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
 type MailingInput = components['schemas']['MailingInput'];
 type MailingPatch = components['schemas']['MailingPatch'];
+type AudienceQuery = components['schemas']['AudienceQuery'];
 
 const id = (c: Context) => Number(c.request.params.id);
 
@@ -33,6 +34,18 @@ export function mailingHandlers(mailings: MailingService) {
 
     updateMailing: async (c: Context<MailingPatch>, ctx: Koa.Context) => {
       ctx.body = await mailings.update(id(c), c.request.requestBody);
+    },
+
+    previewAudience: async (c: Context<AudienceQuery>, ctx: Koa.Context) => {
+      ctx.body = await mailings.preview(c.request.requestBody);
+    },
+
+    pauseMailing: async (c: Context, ctx: Koa.Context) => {
+      ctx.body = await mailings.pause(id(c));
+    },
+
+    resumeMailing: async (c: Context, ctx: Koa.Context) => {
+      ctx.body = await mailings.resume(id(c));
     },
 
     deleteMailing: async (c: Context, ctx: Koa.Context) => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { assertProblem, futureWindow, isoIn, useApi } from '../support/api';
+import { assertProblem, futureWindow, isoIn, uniqueTag, useApi } from '../support/api';
 
 const HOUR = 3600_000;
 const zeroCounts = { pending: 0, sent: 0, failed: 0, expired: 0, cancelled: 0 };
@@ -163,6 +163,57 @@ describe('mailings API', () => {
     }
   });
 
+  describe('audience preview', () => {
+    it('counts the clients a filter matches now', async () => {
+      const tag = uniqueTag('preview');
+      for (let i = 0; i < 3; i++) await ctx.api.createClient({ tag });
+      const res = await ctx.api.post('/api/mailings/preview/', { filter: { tag } });
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(res.body, { clients: 3, estimated: false });
+    });
+
+    it('shows the same count as the audience of a scheduled mailing', async () => {
+      const tag = uniqueTag('preview');
+      for (let i = 0; i < 2; i++) await ctx.api.createClient({ tag });
+      const mailing = await ctx.api.createMailing({ filter: { tag } });
+      const { progress } = (await ctx.api.get(`/api/mailings/${mailing.id}/info/`)).body;
+      assert.deepEqual(progress, { audience: 2, audience_estimated: false, rate_per_second: 0, estimated_finish_at: null });
+    });
+  });
+
+  describe('pause and resume', () => {
+    it('pauses a scheduled mailing, and pausing it again is 200', async () => {
+      const mailing = await ctx.api.createMailing();
+      const paused = await ctx.api.post(`/api/mailings/${mailing.id}/pause/`);
+      assert.equal(paused.status, 200, paused.text);
+      assert.equal(paused.body.status, 'paused');
+      assert.equal((await ctx.api.post(`/api/mailings/${mailing.id}/pause/`)).body.status, 'paused');
+    });
+
+    it('resumes a mailing paused before its start as scheduled', async () => {
+      const mailing = await ctx.api.createMailing();
+      await ctx.api.post(`/api/mailings/${mailing.id}/pause/`);
+      const resumed = await ctx.api.post(`/api/mailings/${mailing.id}/resume/`);
+      assert.equal(resumed.status, 200, resumed.text);
+      assert.equal(resumed.body.status, 'scheduled');
+    });
+
+    for (const status of ['finished', 'expired']) {
+      it(`refuses to pause or resume a ${status} mailing with 409, naming status`, async () => {
+        const mailing = await ctx.api.createMailing();
+        await ctx.api.db('mailings').where({ id: mailing.id }).update({ status });
+        assertProblem(await ctx.api.post(`/api/mailings/${mailing.id}/pause/`), 409, 'status');
+        assertProblem(await ctx.api.post(`/api/mailings/${mailing.id}/resume/`), 409, 'status');
+      });
+    }
+
+    it('answers 404 to pausing a deleted mailing', async () => {
+      const mailing = await ctx.api.createMailing();
+      await ctx.api.delete(`/api/mailings/${mailing.id}/`);
+      assertProblem(await ctx.api.post(`/api/mailings/${mailing.id}/pause/`), 404);
+    });
+  });
+
   describe('send_window', () => {
     it('is kept as given at creation, and null when omitted', async () => {
       const windowed = await ctx.api.createMailing({ send_window: { from: '09:00', to: '21:00' } });
@@ -252,13 +303,15 @@ describe('mailings API', () => {
       const mailing = await ctx.api.createMailing();
       const res = await ctx.api.get(`/api/mailings/${mailing.id}/info/`);
       assert.equal(res.status, 200);
-      assert.deepEqual(res.body, {
+      const { progress, ...rest } = res.body;
+      assert.deepEqual(rest, {
         mailing,
         counts: zeroCounts,
         first_sent_at: null,
         last_sent_at: null,
         messages: { items: [], next_cursor: null },
       });
+      assert.deepEqual([progress.rate_per_second, progress.estimated_finish_at], [0, null]);
     });
 
     it('answers 404 for the info of an unknown mailing', async () => {

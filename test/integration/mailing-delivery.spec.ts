@@ -218,6 +218,79 @@ describe('mailing delivery on the real stack', function () {
     assert.ok(started < opensAt);
   });
 
+  describe('paused by an operator', () => {
+    const messageIdsOf = async (id: number) => new Set((await messagesOf(id)).map((m) => m.id));
+    const requestsOf = async (id: number) => {
+      const ids = await messageIdsOf(id);
+      return provider.received().filter((r) => ids.has(r.msgId));
+    };
+
+    it('starts no request after the pause answer, then resumes and messages every client once', async () => {
+      const tag = uniqueTag();
+      const audience = await createClients(80, tag);
+      // 16 requests a second: five seconds for the whole audience.
+      provider.setFaults({ latencyMs: 1000 });
+      const id = await createMailing({ start_at: isoIn(0), end_at: isoIn(3_600 * SECOND), text: 'paused', filter: { tag } });
+      await eventually(async () => ((await requestsOf(id)).length >= 5 ? true : undefined));
+
+      const paused = await ctx.api.post(`/api/mailings/${id}/pause/`);
+      const answeredAt = Date.now();
+      assert.equal(paused.status, 200, paused.text);
+      assert.equal(paused.body.status, 'paused');
+      const before = (await requestsOf(id)).length;
+      await new Promise((r) => setTimeout(r, 2 * SECOND));
+      assert.deepEqual((await requestsOf(id)).filter((r) => r.at >= answeredAt), []);
+      assert.ok(before < audience.length, 'paused mid-way');
+
+      assert.equal((await ctx.api.post(`/api/mailings/${id}/resume/`)).body.status, 'running');
+      assert.equal(await settled(id), 'finished');
+      const accepted = (await requestsOf(id)).filter((r) => r.outcome === 'ok').map((r) => String(r.phone));
+      assert.deepEqual(accepted.sort(), audience.map((c) => c.phone_number).sort());
+    });
+
+    it('does not start while paused before its start, and starts once resumed', async () => {
+      const tag = uniqueTag();
+      await createClients(2, tag);
+      const id = await createMailing({ start_at: isoIn(1_000), end_at: isoIn(3_600 * SECOND), text: 'held', filter: { tag } });
+      assert.equal((await ctx.api.post(`/api/mailings/${id}/pause/`)).status, 200);
+      await new Promise((r) => setTimeout(r, 3 * SECOND));
+      assert.equal(await statusOf(id), 'paused');
+      assert.equal((await requestsOf(id)).length, 0);
+      await ctx.api.post(`/api/mailings/${id}/resume/`);
+      assert.equal(await settled(id), 'finished');
+    });
+
+    it('expires at its end time while paused', async () => {
+      const tag = uniqueTag();
+      await createClients(60, tag);
+      // 16 requests a second: most of the audience is still pending when the pause comes.
+      provider.setFaults({ latencyMs: 1000 });
+      const id = await createMailing({ start_at: isoIn(0), end_at: isoIn(8 * SECOND), text: 'paused to the end', filter: { tag } });
+      await eventually(async () => ((await requestsOf(id)).length > 0 ? true : undefined));
+      assert.equal((await ctx.api.post(`/api/mailings/${id}/pause/`)).status, 200);
+      assert.equal(await settled(id, 30_000), 'expired');
+      const info = (await ctx.api.get(`/api/mailings/${id}/info/`)).body;
+      assert.equal(info.counts.pending, 0);
+      assert.ok(info.counts.expired > 0);
+    });
+  });
+
+  it('reports progress: the recorded audience, the rate over the last minute and an estimated finish', async () => {
+    const tag = uniqueTag();
+    await createClients(20, tag);
+    // 16 requests at a time, a second each: the last 4 go out a second after the first 16.
+    provider.setFaults({ latencyMs: 1000 });
+    const id = await createMailing({ start_at: isoIn(0), end_at: isoIn(3_600 * SECOND), text: 'progress', filter: { tag } });
+    const progress = await eventually(async () => {
+      const info = (await ctx.api.get(`/api/mailings/${id}/info/`)).body;
+      return info.counts.sent > 0 && info.counts.pending > 0 ? info.progress : undefined;
+    });
+    assert.equal(progress.audience, 20);
+    assert.ok(progress.rate_per_second > 0);
+    assert.ok(Date.parse(progress.estimated_finish_at) > Date.now());
+    await settled(id);
+  });
+
   it('tags its workflow with the mailing id so operators can find it', async () => {
     const id = await createMailing({ start_at: isoIn(3_600 * SECOND), end_at: isoIn(7_200 * SECOND), text: 'findable', filter: { tag: uniqueTag() } });
     const found = await eventually(async () => {

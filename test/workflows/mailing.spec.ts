@@ -317,8 +317,11 @@ describe('mailing workflow', function () {
     const t0 = await now();
     const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 5);
     mailing.stallRecording = true;
+    // Batches hold on too, so the cancellation finds every activity started (the time-skipping test
+    // server mishandles the cancellation of an activity scheduled but not yet started).
+    mailing.stall = true;
     await withMailing(mailing, async (handle) => {
-      while (mailing.count('recordAudience') === 0) await new Promise((r) => setTimeout(r, 50));
+      while (mailing.count('recordAudience') === 0 || mailing.count('sendBatch') < limits.parallelBatches) await new Promise((r) => setTimeout(r, 50));
       await handle.cancel();
       await handle.result().catch(() => undefined);
       assert.deepEqual(mailing.calls.slice(-2), ['recordAudience:stopped', 'cancelMailing']);
@@ -328,14 +331,14 @@ describe('mailing workflow', function () {
   it("sends clients in three zones each at its own window's opening, asleep in between", async () => {
     const t0 = await now();
     // Due at 09:00 local in three zones: three different instants.
-    const opens = [t0 + 2 * HOUR, t0 + 5 * HOUR, t0 + 9 * HOUR];
-    const mailing = new FakeMailing(new Date(t0), new Date(t0 + 12 * HOUR), opens.length);
+    const opens = [t0 + 20 * MINUTE, t0 + 45 * MINUTE, t0 + 70 * MINUTE];
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + 2 * HOUR), opens.length);
     mailing.dueTimes = [...opens];
     await withMailing(mailing, async (handle) => {
       assert.equal(await handle.result(), 'finished');
       assert.equal(mailing.sentAt.length, 3);
       mailing.sentAt.forEach((sentAt, i) => assert.ok(sentAt >= opens[i] && sentAt < opens[i] + MINUTE, `message ${i} sent ${(sentAt - opens[i]) / 1000} s after its opening`));
-      // Woken by each opening, not every so often: a few batches per lane, not one a minute for 12 hours.
+      // Woken by each opening, not every so often: a few batches per lane, not one a second for an hour.
       assert.ok(mailing.count("sendBatch") <= 8 * limits.parallelBatches, `${mailing.count("sendBatch")} batches`);
     });
   });
