@@ -70,10 +70,12 @@ const PROGRESS_RATE_WINDOW_S = 60;
  * Audience (recorded once started, else matching now), send rate over the last minute and when the
  * pending messages would be done at that rate; read from counters and an index, never counting every message.
  */
-async function progress(mailing: Mailing, counts: StatusCounts, sentLastMinute: number, started: boolean): Promise<MailingInfo['progress']> {
+async function progress(mailing: Mailing, counts: StatusCounts, sentLastMinute: number, started: boolean, firstSentAt: string | null): Promise<MailingInfo['progress']> {
   const recorded = Object.values(counts).reduce((sum, n) => sum + n, 0);
   const { clients, estimated } = started ? { clients: recorded, estimated: false } : await audience.countMatching(mailing.filter);
-  const rate = sentLastMinute / PROGRESS_RATE_WINDOW_S;
+  // Over the last minute, or since the first send when that was less than a minute ago.
+  const sendingFor = firstSentAt ? (Date.now() - Date.parse(firstSentAt)) / 1000 : PROGRESS_RATE_WINDOW_S;
+  const rate = sentLastMinute / Math.min(PROGRESS_RATE_WINDOW_S, Math.max(1, sendingFor));
   const finishAt = mailing.status === 'running' && rate > 0 ? Math.min(Date.now() + (counts.pending / rate) * 1000, Date.parse(mailing.end_at)) : null;
   return { audience: clients, audience_estimated: estimated, rate_per_second: Math.round(rate * 100) / 100, estimated_finish_at: finishAt === null ? null : new Date(finishAt).toISOString() };
 }
@@ -282,7 +284,7 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
         store.hasStarted(id),
       ]);
       const mailingCounts = counts.get(id)!;
-      return { mailing, counts: mailingCounts, progress: await progress(mailing, mailingCounts, sentLastMinute, started), ...times, messages: list };
+      return { mailing, counts: mailingCounts, progress: await progress(mailing, mailingCounts, sentLastMinute, started, times.first_sent_at), ...times, messages: list };
     },
 
     /**
