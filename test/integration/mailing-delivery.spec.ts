@@ -286,6 +286,8 @@ describe('mailing delivery on the real stack', function () {
       return info.counts.sent > 0 && info.counts.pending > 0 ? info.progress : undefined;
     });
     assert.equal(progress.audience, 20);
+    // The preview of the same filter counts what the start recorded.
+    assert.deepEqual((await ctx.api.post('/api/mailings/preview/', { filter: { tag } })).body, { clients: progress.audience, estimated: false });
     assert.ok(progress.rate_per_second > 0);
     assert.ok(Date.parse(progress.estimated_finish_at) > Date.now());
     await settled(id);
