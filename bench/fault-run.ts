@@ -1,6 +1,5 @@
 import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +9,7 @@ import { loadConfig, sendLimits } from '../config';
 import { createLogger } from '../config/logger';
 import { createMailingService } from '../domain/mailings';
 import { startFakeProvider, type Faults } from '../stack/fake-provider';
+import { freePort } from '../stack/free-port';
 import { Parts } from '../stack/parts';
 import { startEmbeddedPostgres, type RunningPostgres } from '../stack/postgres';
 import { listenForStopSignals, StopRequested } from '../stack/stop-signals';
@@ -79,15 +79,6 @@ function positiveNumber(name: string, fallback: number, integer: boolean): numbe
   return n;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function main(): Promise<number> {
   const config = loadConfig({ ...process.env, ...WORKER_SETTINGS });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../stack/repo-root';
 import { startTestStack, stopTestStack } from '../test/support/stack';
-import { freePort } from '../test/support/free-port';
+import { freePort } from '../stack/free-port';
 import { statusKb } from './proc';
 
 /**

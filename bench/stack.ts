@@ -1,12 +1,12 @@
 import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../config/logger';
 import type { Parts } from '../stack/parts';
 import type { ManagedProcess } from '../stack/managed-process';
+import { freePort } from '../stack/free-port';
 import { startNodePart } from '../stack/node-part';
 import { startEmbeddedPostgres } from '../stack/postgres';
 import { tcpProbe } from '../stack/tcp-probe';
@@ -38,15 +38,6 @@ export interface BenchStack {
   startApi(): Promise<{ process: ManagedProcess; url: string }>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function httpOk(url: string): Promise<void> {
   const response = await fetch(url);

@@ -18,7 +18,7 @@ import {
   type CheckResult,
 } from '../stack/deploy-check';
 import { deployTools, type DeployToolPaths } from '../stack/deploy-tools';
-import { freePort } from './support/free-port';
+import { freePort } from '../stack/free-port';
 import { testStack } from './support/stack';
 
 const run = promisify(execFile);

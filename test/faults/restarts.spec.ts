@@ -15,7 +15,7 @@ import { RunningTemporal, startTemporalDevServer } from '../../stack/temporal-se
 import { connectDatabase, Database } from '../../storage/database';
 import { migrateLatest } from '../../storage/migrate';
 import { eventually } from '../support/eventually';
-import { freePort } from '../support/free-port';
+import { freePort } from '../../stack/free-port';
 import { WorkerProcess } from '../support/worker-process';
 import { audit, messagesOf, SECOND } from './support';
 

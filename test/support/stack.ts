@@ -8,7 +8,7 @@ import { startEmbeddedPostgres } from '../../stack/postgres';
 import { temporalCliPath } from '../../stack/temporal-cli';
 import { startTemporalDevServer } from '../../stack/temporal-server';
 import { migrateLatest } from '../../storage/migrate';
-import { freePort } from './free-port';
+import { freePort } from '../../stack/free-port';
 
 export interface TestStack {
   databaseUrl: string;
