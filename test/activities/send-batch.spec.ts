@@ -282,8 +282,8 @@ describe('sendBatch activity', function () {
     });
   });
 
-  describe('near the end of the mailing (end_at 1.1 s ahead, 300 ms per answer, 2 requests at a time)', () => {
-    const LATENCY = 300;
+  describe('near the end of the mailing (end_at 1.4 s ahead, 400 ms per answer, 2 requests at a time)', () => {
+    const LATENCY = 400;
     let starts: { id: number; at: number }[];
     let endAt: number;
     let returnedAt: number;
@@ -296,7 +296,7 @@ describe('sendBatch activity', function () {
       fake.setFaults({ latencyMs: LATENCY });
       ({ mailingId } = await mailingWithDueMessages(db, 40));
       // Set last, so that the four rounds of requests fit before end_at, the fourth in flight across it.
-      endAt = Date.now() + 1100;
+      endAt = Date.now() + 1400;
       await db('mailings').where({ id: mailingId }).update({ end_at: new Date(endAt) });
       const spy = timed(client);
       starts = spy.starts;
