@@ -4,6 +4,9 @@ import Ajv from 'ajv';
  * Every environment variable the service reads, with its default. This schema is the only place a
  * variable is named; the README's configuration table documents the same keys.
  */
+/** One e-mail address, loosely: the SMTP server decides; this catches typos such as a missing `@` or a stray space. */
+const ADDRESS = String.raw`\s*[^\s@,<>]+@[^\s@,<>]+\s*`;
+
 const schema = {
   type: 'object',
   properties: {
@@ -48,6 +51,14 @@ const schema = {
     SEND_OUTAGE_THRESHOLD: { type: 'integer', minimum: 1, default: 20 },
     MAILING_STOP_WAIT_MS: { type: 'integer', minimum: 0, default: 30000 },
     FAKE_PROVIDER_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8010 },
+
+    // The daily statistics e-mail: the Temporal Schedule `daily-stats` exists only while STATS_EMAIL_TO is set.
+    STATS_EMAIL_AT: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', default: '08:00' },
+    STATS_EMAIL_TZ: { type: 'string', format: 'time-zone', default: 'UTC' },
+    STATS_EMAIL_TO: { type: 'string', pattern: `^${ADDRESS}(,${ADDRESS})*$` },
+    STATS_EMAIL_FROM: { type: 'string', pattern: `^${ADDRESS}$`, default: 'mailing-service@localhost' },
+    // smtp://user:password@host:port (STARTTLS when offered) or smtps:// (TLS from the start).
+    SMTP_URL: { type: 'string', format: 'uri', pattern: '^smtps?://' },
   },
   // An mTLS client certificate comes with its key.
   dependencies: {
@@ -94,19 +105,25 @@ export interface Config {
   SEND_OUTAGE_THRESHOLD: number;
   MAILING_STOP_WAIT_MS: number;
   FAKE_PROVIDER_PORT: number;
+  STATS_EMAIL_AT: string;
+  STATS_EMAIL_TZ: string;
+  STATS_EMAIL_TO?: string;
+  STATS_EMAIL_FROM: string;
+  SMTP_URL?: string;
 }
 
 /** Every setting's name (the deployment files are checked against them: test/deploy.spec.ts). */
 export const configKeys = Object.keys(schema.properties) as (keyof Config)[];
 
 /** Values that must never be logged or returned; the logger redacts them. */
-export const secretKeys = ['SEND_API_TOKEN', 'DATABASE_URL', 'TEMPORAL_API_KEY'] as const;
+export const secretKeys = ['SEND_API_TOKEN', 'DATABASE_URL', 'TEMPORAL_API_KEY', 'SMTP_URL'] as const;
 
 export class ConfigError extends Error {}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true });
   ajv.addFormat('uri', (value: string) => URL.canParse(value));
+  ajv.addFormat('time-zone', isTimeZone);
   const values: Record<string, unknown> = {};
   for (const key of Object.keys(schema.properties)) {
     const raw = env[key];
@@ -118,6 +135,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   return values as unknown as Config;
+}
+
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function requireSetting<K extends keyof Config>(config: Config, key: K): NonNullable<Config[K]> {
@@ -133,5 +159,16 @@ export function sendLimits(config: Config) {
     parallelBatches: config.SEND_PARALLEL_BATCHES,
     outagePauseMs: config.SEND_OUTAGE_PAUSE_MS,
     outagePauseMaxMs: config.SEND_OUTAGE_PAUSE_MAX_MS,
+  };
+}
+
+/** When and to whom the daily statistics e-mail goes; `recipients` is empty when STATS_EMAIL_TO is unset (no e-mail). */
+export function statsEmailSettings(config: Config) {
+  const [hour, minute] = config.STATS_EMAIL_AT.split(':').map(Number);
+  return {
+    hour,
+    minute,
+    timeZone: config.STATS_EMAIL_TZ,
+    recipients: (config.STATS_EMAIL_TO ?? '').split(',').map((address) => address.trim()).filter(Boolean),
   };
 }

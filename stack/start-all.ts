@@ -4,6 +4,7 @@ import type { Logger } from '../config/logger';
 import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 import { migrateLatest } from '../storage/migrate';
 import { startFakeProvider } from './fake-provider';
+import { startMailSink } from './mail-sink';
 import { startNodePart } from './node-part';
 import type { Parts } from './parts';
 import { DATABASE_NAME, startEmbeddedPostgres } from './postgres';
@@ -15,6 +16,8 @@ import { startTemporalDevServer } from './temporal-server';
 import { waitUntilReady } from './wait-until-ready';
 
 const FAKE_PROVIDER_TOKEN = 'fake-token';
+/** Who gets the daily statistics e-mail under `npm start` when STATS_EMAIL_TO is unset: it lands in the sink anyway. */
+const LOCAL_STATS_RECIPIENT = 'operator@localhost';
 const API_STARTUP_TIMEOUT_MS = 60_000;
 
 /** The service's processes, with how long each may take to drain when stopped. */
@@ -25,7 +28,8 @@ const SERVICES = [
 
 /**
  * Starts, in dependency order, whatever is not configured: embedded Postgres without DATABASE_URL,
- * the Temporal dev server without TEMPORAL_ADDRESS, the fake SMS provider without SEND_API_TOKEN;
+ * the Temporal dev server without TEMPORAL_ADDRESS, the fake SMS provider without SEND_API_TOKEN, an
+ * SMTP sink for the daily statistics e-mail without SMTP_URL;
  * migrates; then runs the worker and the API as children, pointed at all of it through their env.
  * Each started part goes into `parts` at once, so a failure or Ctrl-C mid-way stops what is up.
  */
@@ -74,6 +78,15 @@ export async function startAll(config: Config, logger: Logger, parts: Parts, sig
     env.SEND_API_TOKEN = FAKE_PROVIDER_TOKEN;
     summary.push(`SMS provider   FAKE at ${fake.url}: nothing is delivered`);
     logger.warn(`!!! SEND_API_TOKEN is not set: messages go to the FAKE provider at ${fake.url} and reach nobody !!!`);
+  }
+
+  if (!config.SMTP_URL) {
+    const mailDir = path.join(dataDir, 'mail');
+    const sink = await startMailSink({ dir: mailDir, logger: logger.child({ component: 'mail-sink' }) });
+    parts.add({ name: 'mail sink', stop: () => sink.stop() });
+    env.SMTP_URL = sink.url;
+    env.STATS_EMAIL_TO = config.STATS_EMAIL_TO ?? LOCAL_STATS_RECIPIENT;
+    summary.push(`E-mail         sink at ${sink.url}: daily statistics (${config.STATS_EMAIL_AT} ${config.STATS_EMAIL_TZ}) land in ${mailDir}`);
   }
 
   const applied = await migrateLatest(env.DATABASE_URL!);

@@ -121,6 +121,7 @@ async function writeOutcomes(token: string, outcomes: SendOutcome[]): Promise<vo
          status = r.status,
          attempts = m.attempts + r.attempted::int,
          sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE m.sent_at END,
+         settled_at = CASE WHEN r.status = 'pending' THEN m.settled_at ELSE now() END,
          last_error = COALESCE(r.error, m.last_error),
          due_at = COALESCE(r.retry_at, m.due_at),
          lease_until = NULL,
@@ -211,7 +212,7 @@ export async function closePending(
            SELECT m.id FROM messages m
            WHERE m.mailing_id = :mailingId AND m.status = 'pending' AND ${where.sql}
            ORDER BY m.id LIMIT :chunk FOR UPDATE OF m)
-         UPDATE messages m SET status = :status, last_error = :reason, lease_until = NULL, lease_token = NULL
+         UPDATE messages m SET status = :status, last_error = :reason, settled_at = now(), lease_until = NULL, lease_token = NULL
          FROM target WHERE m.id = target.id AND m.status = 'pending'`,
         { ...where.bindings, mailingId, status, reason, chunk: CLOSE_CHUNK },
       ),

@@ -1,11 +1,13 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createProvider } from '../activities/provider';
-import { loadConfig, requireSetting, sendLimits } from '../config';
+import { createStatsMailer } from '../activities/stats-mailer';
+import { loadConfig, requireSetting, sendLimits, statsEmailSettings } from '../config';
 import { createLogger } from '../config/logger';
 import { temporalConnectionOptions } from '../config/temporal';
 import { createMailingService } from '../domain/mailings';
 import { connectDatabase } from '../storage/database';
+import { ensureDailyStatsSchedule } from './daily-stats-schedule';
 import { createMailingWorker, ensureReconcileSchedule } from './worker';
 
 /** The worker process (`npm run worker`); scale out by running more of them on the same task queue. */
@@ -25,6 +27,10 @@ async function main() {
     timeoutMs: config.SEND_TIMEOUT_MS,
     connections: config.SEND_CONCURRENCY,
   });
+  const statsEmail = statsEmailSettings(config);
+  // A schedule that e-mails nobody, or a worker that could not send what it schedules, is a mistake to stop at.
+  if (statsEmail.recipients.length > 0) requireSetting(config, 'SMTP_URL');
+  const statsMailer = config.SMTP_URL ? createStatsMailer(config.SMTP_URL) : null;
   const mailings = createMailingService({
     temporal: client,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -42,6 +48,7 @@ async function main() {
     workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
     mailings,
     logger,
+    dailyStats: { mailer: statsMailer, from: config.STATS_EMAIL_FROM },
     policy: {
       concurrency: config.SEND_CONCURRENCY,
       requestTimeoutMs: config.SEND_TIMEOUT_MS,
@@ -51,8 +58,11 @@ async function main() {
     },
   });
   await ensureReconcileSchedule(client, config.TEMPORAL_TASK_QUEUE);
+  const dailyStats = await ensureDailyStatsSchedule(client, config.TEMPORAL_TASK_QUEUE, statsEmail, logger);
+  logger.info({ schedule: dailyStats, at: config.STATS_EMAIL_AT, timeZone: config.STATS_EMAIL_TZ, recipients: statsEmail.recipients }, 'daily statistics e-mail');
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, provider: config.SEND_API_URL }, 'worker running');
   await worker.run();
+  statsMailer?.close();
   await Promise.allSettled([provider.close(), db.destroy(), connection.close(), client.connection.close()]);
   logger.info('worker stopped');
 }

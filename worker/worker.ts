@@ -1,5 +1,6 @@
 import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { createDailyStatsActivities, type DailyStatsDeps } from '../activities/daily-stats';
 import { createMailingActivities, SendingPolicy } from '../activities/mailing';
 import type { Provider } from '../activities/provider';
 import { createRateLimiter } from '../activities/rate-limit';
@@ -21,10 +22,13 @@ export interface MailingWorkerDeps {
   logger: Logger;
   /** A bundle from `npm run bundle`; without one the worker bundles the workflows itself at start. */
   workflowBundlePath?: string;
+  /** How the daily statistics e-mail goes out; without it, its send fails for good (no SMTP_URL). */
+  dailyStats?: Pick<DailyStatsDeps, 'mailer' | 'from'>;
 }
 
 /** The worker that runs mailing workflows and their activities; tests build it with fakes. */
-export function createMailingWorker({ connection, namespace, taskQueue, provider, policy, rateLimit, mailings, logger, workflowBundlePath }: MailingWorkerDeps) {
+export function createMailingWorker(deps: MailingWorkerDeps) {
+  const { connection, namespace, taskQueue, provider, policy, rateLimit, mailings, logger, workflowBundlePath } = deps;
   const rateLimiter = createRateLimiter(rateLimit, takeProviderTokens);
   return Worker.create({
     connection,
@@ -34,6 +38,7 @@ export function createMailingWorker({ connection, namespace, taskQueue, provider
     activities: {
       ...createMailingActivities({ provider, rateLimiter, policy, logger }),
       ...createReconcileActivities(mailings),
+      ...createDailyStatsActivities({ mailer: null, from: 'mailing-service@localhost', ...deps.dailyStats, logger }),
     },
     // Heartbeats reach the server within a second, so a cancelled send batch stops within a second.
     maxHeartbeatThrottleInterval: '1 second',

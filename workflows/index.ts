@@ -1,2 +1,3 @@
+export { dailyStatsWorkflow } from './daily-stats';
 export { mailingWorkflow } from './mailing';
 export { reconcileMailings } from './reconcile';
