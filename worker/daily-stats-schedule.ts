@@ -80,6 +80,6 @@ export async function ensureDailyStatsSchedule(
   }
   if (matches(await handle.describe(), settings, taskQueue)) return 'unchanged';
   await handle.update(() => ({ ...wanted, state: { paused: false, note: 'updated from the configuration' } }));
-  logger.info({ scheduleId: DAILY_STATS_SCHEDULE_ID, at: `${settings.hour}:${settings.minute}`, timeZone: settings.timeZone }, 'daily statistics schedule updated');
+  logger.info({ scheduleId: DAILY_STATS_SCHEDULE_ID }, 'daily statistics schedule updated to the configuration');
   return 'updated';
 }
