@@ -35,6 +35,7 @@ export interface BatchReport {
   /** The mailing changed under the batch (a new filter, paused, deleted): the workflow should read it again. */
   stale: boolean;
   pending: number;
+  /** When a batch that could start nothing ends: when the earliest pending message becomes due (else null). */
   nextDueAt: string | null;
 }
 
@@ -167,7 +168,7 @@ export class SendBatch {
       if (this.failure !== undefined) throw this.failure;
       this.report.ended = this.terms.msLeft <= 0 || performance.now() >= this.deadline + END_MARGIN_MS;
       this.report.stale = this.terms.deleted || this.terms.status !== 'running' || JSON.stringify(this.terms.filter) !== this.initialFilter;
-      Object.assign(this.report, await messages.pendingSummary(this.mailingId));
+      Object.assign(this.report, await messages.pendingSummary(this.mailingId, this.report.attempted === 0));
     } finally {
       clearInterval(alive);
       clearInterval(flusher);

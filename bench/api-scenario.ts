@@ -57,7 +57,7 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const { db, stack, temporal, config, signals, control } = ctx;
 
   say(`API scenario: ${fmt(STATS_MAILINGS * STATS_MESSAGES_EACH)} messages across ${STATS_MAILINGS} mailings, then reads under load`);
-  await freshTables(db, ['messages', 'mailing_counts', 'mailings', 'clients']);
+  await freshTables(db, ['messages', 'mailing_count_shards', 'mailings', 'clients']);
   await control.clear();
   await seedClients(db, LOAD_CLIENTS);
   const seeded = await seedStatistics(ctx, STATS_MESSAGES_EACH);

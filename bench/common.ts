@@ -156,7 +156,7 @@ export async function pastMailingStatistics(db: Database): Promise<void> {
     [rows[0].id],
   );
   await db.raw('ANALYZE messages');
-  await freshTables(db, ['messages', 'mailing_counts']);
+  await freshTables(db, ['messages', 'mailing_count_shards']);
 }
 
 /** `n` clients with phones 7000000001…, mobile operator codes 000–999 and the given tag expression of g. */

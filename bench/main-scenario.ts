@@ -70,7 +70,7 @@ interface BaselineRun {
 export async function mainScenario(ctx: BenchContext, clients: number, repeat: number): Promise<ScenarioResult> {
   const { db } = ctx;
   say(`main scenario: ${fmt(clients)} clients, service and baseline ${repeat} time(s) each, alternating which goes first`);
-  await freshTables(db, ['messages', 'mailing_counts', 'mailings', 'clients']);
+  await freshTables(db, ['messages', 'mailing_count_shards', 'mailings', 'clients']);
   const seedMs = await seedClients(db, clients);
   say(`seeded ${fmt(clients)} clients in ${seedMs} ms`);
 

@@ -22,7 +22,7 @@ export async function manyScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const { db, control, stack, temporal, config, signals } = ctx;
   const total = MANY_MAILINGS * MANY_CLIENTS;
   say(`many at once: ${MANY_MAILINGS} mailings x ${fmt(MANY_CLIENTS)} clients, one start_at, one worker`);
-  await freshTables(db, ['messages', 'mailing_counts', 'mailings', 'clients']);
+  await freshTables(db, ['messages', 'mailing_count_shards', 'mailings', 'clients']);
   await control.clear();
   const seedMs = await seedClients(db, total, `'many-' || (g % ${MANY_MAILINGS})`);
   await pastMailingStatistics(db);

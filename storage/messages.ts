@@ -43,6 +43,11 @@ export const filterBindings = (filter: AudienceFilter) => ({
 
 // Every statement that changes many message rows locks them in id order (a locking SELECT ... ORDER BY
 // id), so two such writers wait for each other instead of deadlocking; claims skip locked rows instead.
+//
+// Only a pending message has a lease token (a claim sets it on pending messages; every change of status
+// clears it), so a message is found by its id and token alone, through the primary key: a condition on
+// the status would let the planner, which never knows a new mailing's messages, pick the index of
+// pending messages and read all of it.
 
 export interface ClaimedMessage {
   id: number;
@@ -115,8 +120,8 @@ async function writeOutcomes(token: string, outcomes: SendOutcome[]): Promise<vo
          SELECT * FROM unnest(:ids::bigint[], :statuses::text[], :errors::text[], :retryAts::timestamptz[], :attempted::boolean[])
            AS r(id, status, error, retry_at, attempted)),
        held AS (
-         SELECT m.id FROM messages m JOIN r ON r.id = m.id
-         WHERE m.status = 'pending' AND m.lease_token = :token ORDER BY m.id FOR UPDATE OF m)
+         SELECT m.id FROM messages m
+         WHERE m.id = ANY(:ids::bigint[]) AND m.lease_token = :token ORDER BY m.id FOR UPDATE OF m)
        UPDATE messages m SET
          status = r.status,
          attempts = m.attempts + r.attempted::int,
@@ -127,7 +132,7 @@ async function writeOutcomes(token: string, outcomes: SendOutcome[]): Promise<vo
          lease_until = NULL,
          lease_token = NULL
        FROM r JOIN held ON held.id = r.id
-       WHERE m.id = r.id AND m.status = 'pending' AND m.lease_token = :token`,
+       WHERE m.id = held.id`,
       {
         token,
         ids: sorted.map((o) => o.id),
@@ -168,8 +173,8 @@ export async function releaseLeases(token: string, ids: number[]): Promise<void>
   if (ids.length === 0) return;
   await retryOnConflict(() =>
     knex().raw(
-      `WITH held AS (SELECT id FROM messages WHERE id = ANY(:ids::bigint[]) AND lease_token = :token AND status = 'pending' ORDER BY id FOR UPDATE)
-       UPDATE messages m SET lease_until = NULL, lease_token = NULL FROM held WHERE m.id = held.id AND m.lease_token = :token`,
+      `WITH held AS (SELECT id FROM messages WHERE id = ANY(:ids::bigint[]) AND lease_token = :token ORDER BY id FOR UPDATE)
+       UPDATE messages m SET lease_until = NULL, lease_token = NULL FROM held WHERE m.id = held.id`,
       { ids, token },
     ),
   );
@@ -177,18 +182,24 @@ export async function releaseLeases(token: string, ids: number[]): Promise<void>
 
 export interface PendingSummary {
   pending: number;
-  /** When the earliest pending message becomes claimable; null when none is pending. */
+  /** When the earliest pending message becomes claimable; null when none is pending or it was not asked for. */
   nextDueAt: string | null;
 }
 
-export async function pendingSummary(mailingId: number): Promise<PendingSummary> {
-  const result = await knex().raw(
-    `SELECT count(*)::int AS pending, min(greatest(due_at, coalesce(lease_until, due_at))) AS next_due_at
-     FROM messages WHERE mailing_id = :mailingId AND status = 'pending'`,
+/**
+ * How many messages of a mailing are pending (from its counters), and, when `withNextDue`, when the
+ * earliest becomes claimable. Only an idle batch asks for the latter: it reads every pending message.
+ */
+export async function pendingSummary(mailingId: number, withNextDue: boolean): Promise<PendingSummary> {
+  const { rows } = await knex().raw(`SELECT coalesce(sum(count), 0)::int AS pending FROM mailing_counts WHERE mailing_id = :mailingId AND status = 'pending'`, { mailingId });
+  const pending: number = rows[0].pending;
+  if (pending === 0 || !withNextDue) return { pending, nextDueAt: null };
+  const next = await knex().raw(
+    `SELECT min(greatest(due_at, coalesce(lease_until, due_at))) AS next_due_at FROM messages WHERE mailing_id = :mailingId AND status = 'pending'`,
     { mailingId },
   );
-  const row = result.rows[0];
-  return { pending: row.pending, nextDueAt: row.next_due_at ? row.next_due_at.toISOString() : null };
+  const nextDueAt: Date | null = next.rows[0].next_due_at;
+  return { pending, nextDueAt: nextDueAt ? nextDueAt.toISOString() : null };
 }
 
 // Rows changed by one statement of a bulk close: each statement's locks are held briefly.
@@ -268,10 +279,12 @@ export async function totalCounts(): Promise<StatusCounts> {
   return totals;
 }
 
-/** Messages of a mailing sent in the last `seconds`, over the (mailing_id, sent_at) index. */
+// Send times are indexed for sent messages only (messages_sent): these statements say `status = 'sent'`.
+
+/** Messages of a mailing sent in the last `seconds`. */
 export async function sentSince(mailingId: number, seconds: number): Promise<number> {
   const { rows } = await knex().raw(
-    `SELECT count(*)::int AS sent FROM messages WHERE mailing_id = :mailingId AND sent_at > now() - make_interval(secs => :seconds)`,
+    `SELECT count(*)::int AS sent FROM messages WHERE mailing_id = :mailingId AND status = 'sent' AND sent_at > now() - make_interval(secs => :seconds)`,
     { mailingId, seconds },
   );
   return rows[0].sent;
@@ -279,7 +292,7 @@ export async function sentSince(mailingId: number, seconds: number): Promise<num
 
 export async function sendTimes(mailingId: number): Promise<{ first_sent_at: string | null; last_sent_at: string | null }> {
   const result = await knex().raw(
-    `SELECT min(sent_at) AS first, max(sent_at) AS last FROM messages WHERE mailing_id = :mailingId AND sent_at IS NOT NULL`,
+    `SELECT min(sent_at) AS first, max(sent_at) AS last FROM messages WHERE mailing_id = :mailingId AND status = 'sent'`,
     { mailingId },
   );
   const { first, last } = result.rows[0];

@@ -26,6 +26,8 @@ export interface MailingWorkerDeps {
   dailyStats?: Pick<DailyStatsDeps, 'mailer' | 'from'>;
 }
 
+const MAX_CONCURRENT_ACTIVITIES = 1_000;
+
 /** The worker that runs mailing workflows and their activities; tests build it with fakes. */
 export function createMailingWorker(deps: MailingWorkerDeps) {
   const { connection, namespace, taskQueue, provider, policy, rateLimit, mailings, logger, workflowBundlePath } = deps;
@@ -42,6 +44,10 @@ export function createMailingWorker(deps: MailingWorkerDeps) {
     },
     // Heartbeats reach the server within a second, so a cancelled send batch stops within a second.
     maxHeartbeatThrottleInterval: '1 second',
+    // A send batch mostly waits its turn for one of the worker's provider slots (a first-come queue), so
+    // every mailing's batches may run at once and share the slots fairly; with the SDK's 100, batches
+    // beyond it waited for whole batches to finish, and mailings started late by seconds.
+    maxConcurrentActivityTaskExecutions: MAX_CONCURRENT_ACTIVITIES,
     // On SIGTERM requests in flight finish (they are bounded by the request timeout) before exit.
     shutdownGraceTime: policy.requestTimeoutMs + 5_000,
   });
