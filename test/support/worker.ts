@@ -3,7 +3,7 @@ import type { SendingPolicy } from '../../activities/mailing';
 import { createProvider } from '../../activities/provider';
 import { createLogger } from '../../config/logger';
 import type { MailingService } from '../../domain/mailings';
-import { createMailingWorker } from '../../worker/worker';
+import { createMailingWorker, type MailingWorkerDeps } from '../../worker/worker';
 import { testStack } from './stack';
 
 export const testPolicy: SendingPolicy = {
@@ -26,6 +26,7 @@ export async function startWorker(options: {
   mailings: Pick<MailingService, 'reconcile'>;
   policy?: Partial<SendingPolicy>;
   rateLimit?: number;
+  dailyStats?: MailingWorkerDeps['dailyStats'];
 }): Promise<RunningWorker> {
   const policy = { ...testPolicy, ...options.policy };
   const connection = await NativeConnection.connect({ address: testStack().temporalAddress });
@@ -38,6 +39,7 @@ export async function startWorker(options: {
     policy,
     rateLimit: options.rateLimit ?? 0,
     mailings: options.mailings,
+    dailyStats: options.dailyStats,
     logger: createLogger(process.env.LOG_LEVEL ?? 'silent', 'test-worker'),
   });
   const running = worker.run();
