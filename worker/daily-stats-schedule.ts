@@ -26,13 +26,17 @@ const options = (settings: DailyStatsScheduleSettings, taskQueue: string) => ({
   },
 });
 
+/** The note of a pause made for want of recipients; a pause with any other note is an operator's and stays. */
+const PAUSED_UNCONFIGURED = 'STATS_EMAIL_TO is not set';
+const pausedUnconfigured = (description: ScheduleDescription) => description.state.paused && description.state.note === PAUSED_UNCONFIGURED;
+
 /** True when the schedule as it stands already says what the configuration says. */
 function matches(description: ScheduleDescription, settings: DailyStatsScheduleSettings, taskQueue: string): boolean {
   const calendars = description.spec.calendars ?? [];
   const [calendar] = calendars;
   const args = description.action.args as unknown[];
   return (
-    !description.state.paused &&
+    !pausedUnconfigured(description) &&
     calendars.length === 1 &&
     calendar.hour.length === 1 &&
     calendar.hour[0].start === settings.hour &&
@@ -50,7 +54,8 @@ function matches(description: ScheduleDescription, settings: DailyStatsScheduleS
 /**
  * Makes the `daily-stats` schedule say what the configuration says, whichever worker starts first:
  * created when missing, updated when its time, zone or recipients differ, paused (not deleted, so its
- * run history stays) when STATS_EMAIL_TO is unset. Answers what it did.
+ * run history stays) when STATS_EMAIL_TO is unset and resumed when it is set again. A pause made by
+ * an operator (`temporal schedule toggle --pause`) is left as it is. Answers what it did.
  */
 export async function ensureDailyStatsSchedule(
   client: Client,
@@ -63,7 +68,7 @@ export async function ensureDailyStatsSchedule(
     try {
       const description = await handle.describe();
       if (description.state.paused) return 'paused';
-      await handle.pause('STATS_EMAIL_TO is not set');
+      await handle.pause(PAUSED_UNCONFIGURED);
       logger.info({ scheduleId: DAILY_STATS_SCHEDULE_ID }, 'daily statistics e-mail paused: STATS_EMAIL_TO is not set');
       return 'paused';
     } catch (error) {
@@ -79,7 +84,10 @@ export async function ensureDailyStatsSchedule(
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;
   }
   if (matches(await handle.describe(), settings, taskQueue)) return 'unchanged';
-  await handle.update(() => ({ ...wanted, state: { paused: false, note: 'updated from the configuration' } }));
+  await handle.update((current) => ({
+    ...wanted,
+    state: pausedUnconfigured(current) ? { paused: false, note: 'recipients configured' } : { paused: current.state.paused, note: current.state.note },
+  }));
   logger.info({ scheduleId: DAILY_STATS_SCHEDULE_ID }, 'daily statistics schedule updated to the configuration');
   return 'updated';
 }

@@ -70,6 +70,17 @@ describe('the daily-stats schedule', function () {
     assert.equal((await handle().describe()).state.paused, false);
   });
 
+  it('stays paused when an operator paused it, while following the configuration', async () => {
+    await ensure();
+    await handle().pause('paused by hand');
+    assert.equal(await ensure({ hour: 9 }), 'updated');
+    const description = await handle().describe();
+    assert.equal(description.state.paused, true);
+    assert.equal(description.state.note, 'paused by hand');
+    assert.equal(description.spec.calendars?.[0].hour[0].start, 9);
+    assert.equal(await ensure({ hour: 9 }), 'unchanged');
+  });
+
   it('is not created without recipients', async () => {
     assert.equal(await ensure({ recipients: [] }), 'absent');
   });
