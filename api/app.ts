@@ -4,6 +4,7 @@ import { Transform } from 'node:stream';
 import { koaBody } from 'koa-body';
 import type OpenAPIBackend from 'openapi-backend';
 import type { Logger } from '../config/logger';
+import { createAuth, type AuthOptions } from './auth';
 import { createContract } from './contract';
 import { docs } from './docs';
 import { operations, Services } from './handlers';
@@ -13,6 +14,8 @@ export interface AppOptions {
   logger: Logger;
   services: Services;
   maxBodyBytes: number;
+  /** Who may call: API keys, OpenID Connect, or nobody checked (AUTH_DISABLED). Explicit, so that no app is open by omission. */
+  auth: AuthOptions;
   /** The limit of a streamed CSV body (IMPORT_MAX_BYTES); 50 MB when not given. */
   importMaxBytes?: number;
 }
@@ -108,12 +111,14 @@ function methodsByPath(contract: OpenAPIBackend): (path: string) => string[] | u
   return (path) => paths.find(({ pattern }) => pattern.test(path))?.methods;
 }
 
-export async function createApp({ logger, services, maxBodyBytes, importMaxBytes = DEFAULT_IMPORT_MAX_BYTES }: AppOptions): Promise<Koa> {
+export async function createApp({ logger, services, maxBodyBytes, auth, importMaxBytes = DEFAULT_IMPORT_MAX_BYTES }: AppOptions): Promise<Koa> {
   const contract = createContract();
   await contract.init();
+  const access = await createAuth(auth);
   const allowedMethods = methodsByPath(contract);
   contract.register({
     ...operations(services),
+    ...access.handlers,
     validationFail: (c) => {
       throw validationProblem(c.validation.errors ?? []);
     },
@@ -136,6 +141,7 @@ export async function createApp({ logger, services, maxBodyBytes, importMaxBytes
   const app = new Koa();
   app.use(requestLog(logger));
   app.use(problems());
+  for (const middleware of access.middleware) app.use(middleware);
   app.use(router.routes());
   app.use(csvBodies(contract, importMaxBytes));
   app.use(jsonOnly(allowedMethods));

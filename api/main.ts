@@ -5,12 +5,16 @@ import { temporalConnectionOptions } from '../config/temporal';
 import { createMailingService } from '../domain/mailings';
 import { connectDatabase } from '../storage/database';
 import { createApp } from './app';
+import { authOptions } from './auth/options';
+import { requireWayIn } from './auth/way-in';
 
 /** The HTTP API process (`npm run api`): connects to PostgreSQL and Temporal, then serves. */
 async function main() {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, 'api');
   const db = connectDatabase(requireSetting(config, 'DATABASE_URL'), config.DATABASE_POOL_MAX);
+  const auth = authOptions(config);
+  await requireWayIn(auth, logger);
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
@@ -18,6 +22,7 @@ async function main() {
     logger,
     maxBodyBytes: config.MAX_BODY_BYTES,
     importMaxBytes: config.IMPORT_MAX_BYTES,
+    auth,
     services: {
       readiness: {
         postgres: () => db.raw('select 1'),

@@ -16,6 +16,8 @@ export class Problem extends Error {
     readonly title: string,
     readonly detail?: string,
     readonly errors?: FieldError[],
+    /** Headers the answer carries, e.g. `WWW-Authenticate` on a 401. */
+    readonly headers?: Record<string, string>,
   ) {
     super(detail ?? title);
   }
@@ -66,8 +68,9 @@ export function problems(): Koa.Middleware {
     } catch (error) {
       const problem = toProblem(error);
       if (!problem) ctx.state.logger.error({ err: error }, 'request failed');
-      const { status, title, detail, errors } = problem ?? new Problem(500, 'Internal server error');
+      const { status, title, detail, errors, headers } = problem ?? new Problem(500, 'Internal server error');
       ctx.status = status;
+      if (headers) ctx.set(headers);
       // Every 503 is worth repeating (a dependency away, a conflict, sending still stopping).
       if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.type = 'application/problem+json';

@@ -86,6 +86,8 @@ async function measure(variant: Variant, stackEnv: Record<string, string>): Prom
       // The worker needs a provider; it sends nothing here (no mailing exists).
       SEND_API_URL: 'http://127.0.0.1:9/v1',
       SEND_API_TOKEN: 'memory-probe',
+      // A throwaway API on loopback that the measurement calls without credentials.
+      AUTH_DISABLED: 'true',
       ...variant.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

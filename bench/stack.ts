@@ -115,7 +115,8 @@ export async function startBenchStack(config: Config, logger: Logger, parts: Par
     startWorker: () => spawnNode('worker', 'worker/main.ts', workerEnv, logger, parts, WORKER_NODE_FLAGS),
     async startApi() {
       const port = await freePort();
-      const api = await spawnNode('api', 'api/main.ts', { ...workerEnv, PORT: String(port), HOST: '127.0.0.1' }, logger, parts);
+      // A throwaway API on loopback: the scenarios call it without credentials.
+      const api = await spawnNode('api', 'api/main.ts', { ...workerEnv, PORT: String(port), HOST: '127.0.0.1', AUTH_DISABLED: 'true' }, logger, parts);
       const url = `http://127.0.0.1:${port}`;
       await waitUntilReady(api, () => httpOk(`${url}/readyz`), STARTUP_TIMEOUT_MS);
       return { process: api, url };

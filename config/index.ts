@@ -59,11 +59,26 @@ const schema = {
     STATS_EMAIL_FROM: { type: 'string', pattern: `^${ADDRESS}$`, default: 'mailing-service@localhost' },
     // smtp://user:password@host:port (STARTTLS when offered) or smtps:// (TLS from the start).
     SMTP_URL: { type: 'string', format: 'uri', pattern: '^smtps?://' },
+
+    // Who may call the API (README, "Signing in"): API keys always; OpenID Connect when an issuer is set.
+    AUTH_DISABLED: { type: 'boolean', default: false },
+    OIDC_ISSUER: { type: 'string', format: 'uri', pattern: '^https?://' },
+    OIDC_CLIENT_ID: { type: 'string', minLength: 1 },
+    OIDC_CLIENT_SECRET: { type: 'string', minLength: 1 },
+    OIDC_AUDIENCE: { type: 'string', minLength: 1 },
+    OIDC_ROLE_CLAIM: { type: 'string', minLength: 1, default: 'roles' },
+    OIDC_OPERATOR_VALUES: { type: 'string', minLength: 1, default: 'operator' },
+    OIDC_VIEWER_VALUES: { type: 'string', minLength: 1, default: 'viewer' },
+    SESSION_SECRET: { type: 'string', minLength: 32 },
+    PUBLIC_URL: { type: 'string', format: 'uri', pattern: '^https?://[^/]+$' },
+    OIDC_DEV_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8020 },
   },
   // An mTLS client certificate comes with its key.
   dependencies: {
     TEMPORAL_TLS_CLIENT_CERT_PATH: ['TEMPORAL_TLS_CLIENT_KEY_PATH'],
     TEMPORAL_TLS_CLIENT_KEY_PATH: ['TEMPORAL_TLS_CLIENT_CERT_PATH'],
+    // Signing operators in needs the client registered at the issuer and a key for the session cookie.
+    OIDC_ISSUER: ['OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'SESSION_SECRET'],
   },
 } as const;
 
@@ -110,13 +125,24 @@ export interface Config {
   STATS_EMAIL_TO?: string;
   STATS_EMAIL_FROM: string;
   SMTP_URL?: string;
+  AUTH_DISABLED: boolean;
+  OIDC_ISSUER?: string;
+  OIDC_CLIENT_ID?: string;
+  OIDC_CLIENT_SECRET?: string;
+  OIDC_AUDIENCE?: string;
+  OIDC_ROLE_CLAIM: string;
+  OIDC_OPERATOR_VALUES: string;
+  OIDC_VIEWER_VALUES: string;
+  SESSION_SECRET?: string;
+  PUBLIC_URL?: string;
+  OIDC_DEV_PORT: number;
 }
 
 /** Every setting's name (the deployment files are checked against them: test/deploy.spec.ts). */
 export const configKeys = Object.keys(schema.properties) as (keyof Config)[];
 
 /** Values that must never be logged or returned; the logger redacts them. */
-export const secretKeys = ['SEND_API_TOKEN', 'DATABASE_URL', 'TEMPORAL_API_KEY', 'SMTP_URL'] as const;
+export const secretKeys = ['SEND_API_TOKEN', 'DATABASE_URL', 'TEMPORAL_API_KEY', 'SMTP_URL', 'OIDC_CLIENT_SECRET', 'SESSION_SECRET'] as const;
 
 export class ConfigError extends Error {}
 
@@ -172,3 +198,6 @@ export function statsEmailSettings(config: Config) {
     recipients: (config.STATS_EMAIL_TO ?? '').split(',').map((address) => address.trim()).filter(Boolean),
   };
 }
+
+/** Where browsers reach the API: PUBLIC_URL, else this machine at PORT. */
+export const publicUrl = (config: Config) => config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;

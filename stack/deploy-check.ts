@@ -39,13 +39,7 @@ export const LOCAL_ONLY_SETTINGS = [
   'TEMPORAL_CLI_PATH',
   'TEMPORAL_TEST_SERVER_PATH',
   'FAKE_PROVIDER_PORT',
-];
-
-/** Secret keys the manifests reference ahead of the code that will read them (optional references). */
-export const PLANNED_SECRETS = [
-  // Issue 10: operator sign-in with OpenID Connect.
-  'OIDC_CLIENT_SECRET',
-  'SESSION_SECRET',
+  'OIDC_DEV_PORT',
 ];
 
 /** `unshare -n` (or, unprivileged, `unshare -rn`) when this machine lets a process drop its network. */
@@ -113,14 +107,14 @@ type Doc = { kind?: string; metadata?: { name?: string }; data?: Record<string, 
 type Container = { name: string; env?: { name: string; valueFrom?: { secretKeyRef?: { key: string } } }[]; envFrom?: { configMapRef?: { name: string } }[] };
 
 /**
- * The settings built manifests give the containers, against config/index.ts: every name is a setting
- * (or a planned secret), every non-secret setting a deployment uses is in the ConfigMap, every secret
- * comes from a Secret and none sits in the ConfigMap.
+ * The settings built manifests give the containers, against config/index.ts: every name is a setting,
+ * every non-secret setting a deployment uses is in the ConfigMap, every secret comes from a Secret and
+ * none sits in the ConfigMap.
  */
 export function checkManifestSettings(yaml: string): CheckResult {
   const docs = parseAllDocuments(yaml).map((d) => d.toJS() as Doc);
   const problems: string[] = [];
-  const known = new Set<string>([...configKeys, ...PLANNED_SECRETS]);
+  const known = new Set<string>(configKeys);
   const configMaps = new Map(docs.filter((d) => d.kind === 'ConfigMap').map((d) => [d.metadata?.name ?? '', d.data ?? {}]));
   const templates = docs.flatMap((d) => {
     const spec = d.kind === 'Job' || d.kind === 'Deployment' ? (d.spec as { template?: { spec?: { containers?: Container[] } } }) : undefined;

@@ -1,8 +1,10 @@
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../config/logger';
 import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 import { migrateLatest } from '../storage/migrate';
+import { devOperatorKey } from './dev-api-key';
 import { startFakeProvider } from './fake-provider';
 import { startMailSink } from './mail-sink';
 import { startNodePart } from './node-part';
@@ -92,6 +94,11 @@ export async function startAll(config: Config, logger: Logger, parts: Parts, sig
   const applied = await migrateLatest(env.DATABASE_URL!);
   logger.info({ applied }, applied.length ? 'migrations applied' : 'schema is up to date');
   signals.throwIfRequested();
+
+  await mkdir(dataDir, { recursive: true });
+  const operatorKey = await devOperatorKey(env.DATABASE_URL!, dataDir);
+  summary.push(`API key        ${operatorKey} (operator; kept in ${path.join(dataDir, 'operator-api-key')})`);
+  summary.push(`               curl -H 'Authorization: Bearer ${operatorKey}' http://localhost:${config.PORT}/api/clients/`);
 
   for (const { name, entry, flags, stopTimeoutMs } of SERVICES) {
     const child = await startNodePart(parts, { name, entry, flags, env, logger, stopTimeoutMs });

@@ -272,6 +272,11 @@ describe('deployment files, checked offline', function () {
     });
 
     it('serves the API from dist/ with production dependencies only: /healthz, /readyz, the spec, Swagger UI', async () => {
+      // The way in: an operator key made by the compiled tool, as an operator of the image makes one.
+      const keyTool = startCompiled(['dist/api/auth/api-key-cli.js', 'create', '--name', `deploy-spec-${process.pid}-${Date.now()}`, '--role', 'operator']);
+      const [keyToolCode] = (await once(keyTool.child, 'exit')) as [number | null];
+      assert.equal(keyToolCode, 0, keyTool.output());
+      const key = /msk_\S+/.exec(keyTool.output())![0];
       const port = await freePort();
       const api = startCompiled(['dist/api/main.js'], { PORT: String(port), HOST: '127.0.0.1' });
       await api.waitFor('"API listening"');
@@ -285,11 +290,12 @@ describe('deployment files, checked offline', function () {
         ['/docs/swagger-ui-bundle.js', /javascript/],
         ['/api/clients/?limit=1', /json/],
       ] as const) {
-        const response = await fetch(`${base}${url}`);
+        const response = await fetch(`${base}${url}`, { headers: { authorization: `Bearer ${key}` } });
         assert.equal(response.status, 200, `${url}: ${response.status}`);
         assert.match(response.headers.get('content-type') ?? '', type, url);
         await response.arrayBuffer();
       }
+      assert.equal((await fetch(`${base}/api/clients/?limit=1`)).status, 401);
       assert.doesNotMatch(api.output(), /tsx/);
       api.child.kill('SIGTERM');
       const [code] = (await once(api.child, 'exit')) as [number | null];

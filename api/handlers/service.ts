@@ -5,7 +5,8 @@ export type ReadinessChecks = Record<string, () => Promise<unknown>>;
 
 const READINESS_TIMEOUT_MS = 2000;
 
-async function probe(check: () => Promise<unknown>): Promise<string> {
+/** `ok` or `unavailable`; why goes to the log only, since anyone may ask (addresses and errors are not theirs to see). */
+async function probe(name: string, check: () => Promise<unknown>, ctx: Koa.Context): Promise<string> {
   try {
     await Promise.race([
       check(),
@@ -13,7 +14,8 @@ async function probe(check: () => Promise<unknown>): Promise<string> {
     ]);
     return 'ok';
   } catch (error) {
-    return `unavailable: ${(error as Error).message}`;
+    ctx.state.logger.warn({ check: name, err: error }, 'not ready');
+    return 'unavailable';
   }
 }
 
@@ -29,7 +31,7 @@ export function serviceHandlers(readiness: ReadinessChecks) {
 
     getReadiness: async (_c: unknown, ctx: Koa.Context) => {
       const names = Object.keys(readiness);
-      const results = await Promise.all(names.map((name) => probe(readiness[name])));
+      const results = await Promise.all(names.map((name) => probe(name, readiness[name], ctx)));
       const checks = Object.fromEntries(names.map((name, i) => [name, results[i]]));
       const ready = results.every((r) => r === 'ok');
       ctx.status = ready ? 200 : 503;

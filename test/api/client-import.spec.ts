@@ -220,7 +220,8 @@ describe('client import over IMPORT_MAX_BYTES', () => {
     const tag = tagged();
     const rows = Array.from({ length: 300 }, () => `${randomPhone()},UTC,${tag}`);
     const body = new Blob([`phone_number,timezone,tag\n${rows.join('\n')}\n`]).stream();
-    const res = await fetch(new URL('/api/clients/import/', ctx.api.baseUrl), { method: 'POST', body, headers: CSV, duplex: 'half' } as RequestInit);
+    const headers = { ...CSV, authorization: `Bearer ${ctx.api.credential}` };
+    const res = await fetch(new URL('/api/clients/import/', ctx.api.baseUrl), { method: 'POST', body, headers, duplex: 'half' } as RequestInit);
     assert.equal(res.status, 413, await res.text());
     assert.equal((await ctx.api.db('clients').where('tag', tag).count('* as n'))[0].n, '0');
   });

@@ -55,6 +55,7 @@ describe('a deadlock or serialization failure in the database', () => {
         logger: createLogger('silent', 'transient-conflicts-spec'),
         services: { mailings: failing, readiness: { postgres: async () => undefined, temporal: async () => undefined } },
         maxBodyBytes: 16 * 1024,
+        auth: { disabled: true },
       });
       server = await new Promise((resolve) => {
         const s = app.listen(0, '127.0.0.1', () => resolve(s));

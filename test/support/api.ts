@@ -10,7 +10,9 @@ import { loadConfig, sendLimits } from '../../config';
 import { createLogger } from '../../config/logger';
 import { createApp } from '../../api/app';
 import { createContract } from '../../api/contract';
+import { createApiKey } from '../../domain/api-keys';
 import { createMailingService, type MailingService } from '../../domain/mailings';
+import type { AuthOptions } from '../../api/auth/options';
 import { mailingWorkflowId } from '../../workflows/mailing';
 import { connectDatabase, type Database } from '../../storage/database';
 
@@ -22,6 +24,9 @@ import { connectDatabase, type Database } from '../../storage/database';
  * Every answer of `api.request()` is checked against openapi.yaml: the status must be declared for the
  * operation, JSON bodies must match the declared schema, and problems must be `application/problem+json`
  * bodies that match the Problem schema.
+ *
+ * Requests carry an operator API key made for the app (`Authorization: Bearer msk_…`), unless the test
+ * gives its own Authorization header or asks another caller with `api.as(...)`.
  */
 
 export interface ApiResponse<T = any> {
@@ -59,7 +64,16 @@ export class Api {
     readonly db: Database,
     private readonly contract: OpenAPIBackend,
     private readonly validateProblem: ReturnType<Ajv['compile']>,
+    /** Sent as `Authorization: Bearer <credential>` (an API key or an access token); null sends none. */
+    readonly credential: string | null = null,
   ) {}
+
+  /** The same API asked by another caller: an API key or access token, or null for an anonymous one. */
+  as(credential: string | null): Api {
+    const other = new Api(this.baseUrl, this.db, this.contract, this.validateProblem, credential);
+    Object.assign(other.created, this.created);
+    return other;
+  }
 
   get = (path: string, options?: RequestOptions) => this.request('GET', path, options);
   post = (path: string, json?: unknown, options?: RequestOptions) => this.request('POST', path, { json, ...options });
@@ -68,7 +82,7 @@ export class Api {
   delete = (path: string, options?: RequestOptions) => this.request('DELETE', path, options);
 
   async request<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = { ...options.headers };
+    const headers: Record<string, string> = { ...(this.credential && { authorization: `Bearer ${this.credential}` }), ...options.headers };
     let body: string | Uint8Array | undefined = options.raw;
     if (body === undefined && options.json !== undefined) {
       body = JSON.stringify(options.json);
@@ -187,6 +201,8 @@ export interface ApiOptions {
   stopWaitMs?: number;
   /** IMPORT_MAX_BYTES of the app (its default unless given). */
   importMaxBytes?: number;
+  /** Who may call the app; by default API keys only (the tests' requests carry an operator key). */
+  auth?: AuthOptions;
 }
 
 /** What a describe gets from `useApi()`: set once its `before` has run. */
@@ -219,10 +235,17 @@ async function start(options: ApiOptions): Promise<Running> {
     stopWaitMs: options.stopWaitMs ?? (options.taskQueue ? config.MAILING_STOP_WAIT_MS : 50),
     logger,
   });
+  // The describes of one run may share a database with other runs (DATABASE_URL): names must not clash.
+  const keyName = `api-tests-${process.pid}-${randomUUID().slice(0, 8)}`;
+  Model.knex(db); // another describe's app may have pointed objection elsewhere meanwhile
+  const { key } = await createApiKey(keyName, 'operator');
+  // For tools the tests start against the app (schemathesis reads it in test/fuzz/schemathesis.toml).
+  process.env.MAILINGS_API_KEY = key;
   const app = await createApp({
     logger,
     maxBodyBytes: MAX_BODY_BYTES,
     importMaxBytes: options.importMaxBytes,
+    auth: options.auth ?? {},
     services: {
       readiness: {
         postgres: () => db.raw('select 1'),
@@ -237,7 +260,7 @@ async function start(options: ApiOptions): Promise<Running> {
   const { port } = server.address() as AddressInfo;
 
   const { contract, validateProblem } = await specValidators();
-  const api = new Api(`http://127.0.0.1:${port}`, db, contract, validateProblem);
+  const api = new Api(`http://127.0.0.1:${port}`, db, contract, validateProblem, key);
   return {
     api,
     mailings,
@@ -253,7 +276,7 @@ async function start(options: ApiOptions): Promise<Running> {
         }),
       );
       const ids = [...api.created.clients];
-      await Promise.allSettled([ids.length ? db('clients').whereIn('id', ids).del() : undefined]);
+      await Promise.allSettled([ids.length ? db('clients').whereIn('id', ids).del() : undefined, db('api_keys').where('name', keyName).update({ revoked_at: db.fn.now() })]);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.allSettled([db.destroy(), connection.close()]);
@@ -284,7 +307,7 @@ async function closeShared(): Promise<void> {
  */
 export function useApi(options: ApiOptions = {}): ApiContext {
   const holder = {} as ApiContext;
-  const own = options.taskQueue !== undefined || options.stopWaitMs !== undefined || options.importMaxBytes !== undefined;
+  const own = options.taskQueue !== undefined || options.stopWaitMs !== undefined || options.importMaxBytes !== undefined || options.auth !== undefined;
   if (!own) users++;
   before(async function () {
     this.timeout(60_000);

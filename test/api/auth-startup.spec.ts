@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import knex from 'knex';
+import { freePort } from '../../stack/free-port';
+import { repoRoot } from '../../stack/repo-root';
+import { migrateLatest } from '../../storage/migrate';
+import { testStack } from '../support/stack';
+
+/** `npm run api` as production runs it, on a free port; its output is collected. */
+function startApi(env: Record<string, string>) {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: testStack().temporalAddress, TEMPORAL_NAMESPACE: testStack().namespace, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const listening = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', () => output.includes('"API listening"') && resolve());
+    void exited.then(([code]) => reject(new Error(`the API exited with ${code}:\n${output}`)));
+  });
+  return { child, exited, listening, output: () => output };
+}
+
+/**
+ * `npm run api` on a database of its own (no API key in it but those the test makes), so that keys
+ * made by other tests cannot let it start.
+ */
+describe('the production API at start', () => {
+  let databaseUrl: string;
+  const database = `auth_startup_${randomUUID().replaceAll('-', '')}`;
+  const children: ChildProcess[] = [];
+  const admin = () => knex({ client: 'pg', connection: testStack().databaseUrl, pool: { min: 0, max: 1 } });
+
+  before(async function () {
+    this.timeout(60_000);
+    const db = admin();
+    await db.raw(`CREATE DATABASE ${database}`);
+    await db.destroy();
+    const url = new URL(testStack().databaseUrl);
+    url.pathname = `/${database}`;
+    databaseUrl = url.toString();
+    await migrateLatest(databaseUrl);
+  });
+
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
+  });
+
+  after(async () => {
+    const db = admin();
+    await db.raw(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await db.destroy();
+  });
+
+  it('refuses to start when no OpenID Connect issuer is configured and no API key exists, saying what would let callers in', async () => {
+    const api = startApi({ DATABASE_URL: databaseUrl, PORT: String(await freePort()) });
+    children.push(api.child);
+    const [code] = await api.exited;
+    assert.equal(code, 1, api.output());
+    assert.match(api.output(), /nobody could call this API: set OIDC_ISSUER .* or create an API key .* or set AUTH_DISABLED=true/);
+  });
+
+  it('starts with AUTH_DISABLED=true, warning that everyone is let in, and lets an anonymous caller write', async () => {
+    const port = await freePort();
+    const api = startApi({ DATABASE_URL: databaseUrl, PORT: String(port), AUTH_DISABLED: 'true' });
+    children.push(api.child);
+    await api.listening;
+    assert.match(api.output(), /"level":40,.*"msg":"AUTH_DISABLED=true: every caller is let in as an operator, without credentials"/);
+    const res = await fetch(`http://127.0.0.1:${port}/api/mailings/preview/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"filter":{}}' });
+    assert.equal(res.status, 200, await res.text());
+  });
+
+  it('starts once an API key exists, and answers 401 without it and 200 with it', async () => {
+    const cli = spawn(process.execPath, ['--import', 'tsx', 'api/auth/api-key-cli.ts', 'create', '--name', 'first', '--role', 'operator'], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let key = '';
+    cli.stdout!.on('data', (chunk) => (key += chunk));
+    assert.deepEqual(await once(cli, 'exit'), [0, null]);
+    const port = await freePort();
+    const api = startApi({ DATABASE_URL: databaseUrl, PORT: String(port) });
+    children.push(api.child);
+    await api.listening;
+    assert.equal((await fetch(`http://127.0.0.1:${port}/api/clients/`)).status, 401);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/api/clients/`, { headers: { authorization: `Bearer ${key.trim()}` } })).status, 200);
+  });
+});
