@@ -5,6 +5,7 @@ import type { Logger } from '../config/logger';
 import { recordAudienceChunk, type FirstSendAt } from '../storage/audience';
 import * as lifecycle from '../storage/mailing-lifecycle';
 import * as mailings from '../storage/mailings';
+import { countOutageBackoff, countOutcome } from './metrics';
 import type { Provider } from './provider';
 import type { RateLimiter } from './rate-limit';
 import { BatchReport, SendBatch, SendingPolicy } from './send-batch';
@@ -46,6 +47,7 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
     let recorded = 0;
     for (;;) {
       const chunk = await recordAudienceChunk(mailingId, AUDIENCE_CHUNK, firstSendAt);
+      countOutcome('cancelled', chunk.cancelled);
       recorded += chunk.recorded;
       if (chunk.done) break;
       activity.heartbeat(recorded);
@@ -60,6 +62,7 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
   async function cancelMailing(mailingId: number): Promise<void> {
     await lifecycle.markDeleted(mailingId);
     const cancelled = await lifecycle.closeDeleted(mailingId);
+    countOutcome('cancelled', cancelled);
     logger.info({ mailingId, cancelled }, 'mailing cancelled');
   }
 
@@ -78,14 +81,18 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
     recordAudience,
 
     /** Sends up to `limit` due messages of a mailing; see SendBatch. */
-    sendBatch(mailingId: number, limit: number): Promise<BatchReport> {
-      return new SendBatch({ activity: Context.current(), provider, rateLimiter, slots, policy, logger }, mailingId, limit).run();
+    async sendBatch(mailingId: number, limit: number): Promise<BatchReport> {
+      const report = await new SendBatch({ activity: Context.current(), provider, rateLimiter, slots, policy, logger }, mailingId, limit).run();
+      if (report.providerDown) countOutageBackoff();
+      return report;
     },
 
     /** Nothing pending any more, or the end time came (what is still pending expires). */
     async finishMailing(mailingId: number, reachedEnd: boolean): Promise<lifecycle.LifecycleStatus> {
-      const status = await lifecycle.finishRun(mailingId, reachedEnd);
-      logger.info({ mailingId, status }, 'mailing finished');
+      const { status, expired, cancelled } = await lifecycle.finishRun(mailingId, reachedEnd);
+      countOutcome('expired', expired);
+      countOutcome('cancelled', cancelled);
+      logger.info({ mailingId, status, expired }, 'mailing finished');
       return status;
     },
 

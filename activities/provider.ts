@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Agent, errors as undiciErrors, request } from 'undici';
+import { timeProviderRequest, type ProviderResult } from './metrics';
 
 export interface OutgoingMessage {
   id: number;
@@ -72,16 +73,25 @@ function classifyError(error: unknown, abandoned: AbortSignal, timedOut: boolean
   }
   if (abandoned.aborted) return { result: 'retry', error: `request abandoned: ${String(abandoned.reason?.message ?? abandoned.reason)}` };
   const code = (error as { code?: string }).code ?? '';
-  if (
-    timedOut ||
-    error instanceof undiciErrors.HeadersTimeoutError ||
-    error instanceof undiciErrors.BodyTimeoutError ||
-    error instanceof undiciErrors.ConnectTimeoutError
-  ) {
-    return { result: 'retry', error: 'provider did not answer in time' };
-  }
+  if (isTimeout(error, timedOut)) return { result: 'retry', error: 'provider did not answer in time' };
   return { result: 'retry', error: `provider unreachable: ${code || (error as Error).message}`, unreachable: UNREACHABLE.has(code) };
 }
+
+const isTimeout = (error: unknown, timedOut: boolean) =>
+  timedOut ||
+  error instanceof undiciErrors.HeadersTimeoutError ||
+  error instanceof undiciErrors.BodyTimeoutError ||
+  error instanceof undiciErrors.ConnectTimeoutError;
+
+/** The metrics' name for a request that got no answer, in the order classifyError decides. */
+function failureResult(error: unknown, abandoned: AbortSignal, timedOut: boolean): ProviderResult {
+  if (abandoned.aborted) return 'abandoned';
+  if (isTimeout(error, timedOut)) return 'timeout';
+  return UNREACHABLE.has((error as { code?: string }).code ?? '') ? 'refused' : 'error';
+}
+
+// Undici answers only final statuses; one past 599 counts as 5xx.
+const statusClass = (status: number) => `${Math.min(5, Math.max(2, Math.floor(status / 100)))}xx` as ProviderResult;
 
 // How often requests are checked against their deadline: a request lasts at most timeoutMs plus this.
 const DEADLINE_SWEEP_MS = 50;
@@ -107,6 +117,8 @@ export function createProvider({ url, token, timeoutMs, connections }: ProviderO
       const abandon = () => controller.abort(signal.reason);
       signal.addEventListener('abort', abandon, { once: true });
       deadlines.set(controller, performance.now() + timeoutMs);
+      const timed = timeProviderRequest();
+      let result: ProviderResult = 'error';
       try {
         if (signal.aborted) abandon();
         const response = await request(`${base}/send/${message.id}`, {
@@ -117,10 +129,14 @@ export function createProvider({ url, token, timeoutMs, connections }: ProviderO
           body: JSON.stringify({ id: message.id, phone: Number(message.phone), text: message.text }),
         });
         const body = await response.body.text();
+        result = statusClass(response.statusCode);
         return classifyStatus(response.statusCode, body, response.headers['retry-after']);
       } catch (error) {
-        return classifyError(error, signal, controller.signal.aborted && !signal.aborted);
+        const timedOut = controller.signal.aborted && !signal.aborted;
+        result = failureResult(error, signal, timedOut);
+        return classifyError(error, signal, timedOut);
       } finally {
+        timed(result);
         deadlines.delete(controller);
         signal.removeEventListener('abort', abandon);
       }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { countRateLimitWait } from './metrics';
 
 export interface RateLimiter {
   /** Resolves when one more provider request may start. */
@@ -24,7 +25,9 @@ export function createRateLimiter(ratePerSecond: number, take: (want: number, ra
         tokens += granted;
         return;
       }
-      await sleep(Math.ceil((1000 * chunk) / ratePerSecond / 2));
+      const waitMs = Math.ceil((1000 * chunk) / ratePerSecond / 2);
+      countRateLimitWait(waitMs);
+      await sleep(waitMs);
     }
   };
 

@@ -8,6 +8,7 @@ import type { SendingTerms } from '../storage/mailings';
 import * as messages from '../storage/messages';
 import type { ClaimedMessage, SendOutcome } from '../storage/messages';
 import { mailingNotFound } from './mailing';
+import { countClaimed, countLeasesLost, countOutcome } from './metrics';
 import type { Delivery, Provider } from './provider';
 import type { RateLimiter } from './rate-limit';
 import { nextOpening, type Opening, type SendWindow } from './send-window';
@@ -191,6 +192,7 @@ export class SendBatch {
       if (!this.maySend()) return false;
       // Messages whose lease is about to run out are left to the next claimer.
       if (performance.now() - this.claimedAt <= this.claimTtlMs) break;
+      countLeasesLost('expiring', this.queue.length);
       this.queue = [];
     }
     const message = this.queue.shift()!;
@@ -258,6 +260,7 @@ export class SendBatch {
     this.claimedAt = performance.now();
     this.token = claim.token;
     this.queue = claim.messages;
+    countClaimed(claim.messages.length);
     if (this.queue.length > 0) this.claimedUpTo = Math.max(this.claimedUpTo, this.queue[this.queue.length - 1].id);
     return this.queue.length > 0;
   }
@@ -267,6 +270,7 @@ export class SendBatch {
     const { mailingId, report } = this;
     if (!message.phone) {
       this.outcomes.push({ token, outcome: { id: message.id, status: 'cancelled', error: 'client was deleted', retryAt: null, attempted: false } });
+      countOutcome('cancelled');
       return;
     }
     let delivery: Delivery;
@@ -279,6 +283,7 @@ export class SendBatch {
     this.outcomes.push({ token, outcome: toOutcome(policy, message, delivery, this.terms.endAt.getTime() - END_MARGIN_MS, this.terms.sendWindow) });
     this.flushSoon();
     report[delivery.result === 'retry' ? 'retried' : delivery.result]++;
+    countOutcome(delivery.result === 'retry' ? 'retried' : delivery.result);
     this.unreachableStreak = delivery.result === 'retry' && delivery.unreachable ? this.unreachableStreak + 1 : 0;
     if (this.unreachableStreak >= policy.outageThreshold) report.providerDown = true;
     if (delivery.result === 'retry') {
@@ -296,7 +301,7 @@ export class SendBatch {
     const batch = this.outcomes.splice(0);
     try {
       for (const token of new Set(batch.map((o) => o.token))) {
-        await messages.recordOutcomes(token, batch.filter((o) => o.token === token).map((o) => o.outcome));
+        countLeasesLost('superseded', await messages.recordOutcomes(token, batch.filter((o) => o.token === token).map((o) => o.outcome)));
       }
     } catch (error) {
       this.outcomes.unshift(...batch);

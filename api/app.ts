@@ -8,6 +8,7 @@ import { createAuth, type AuthOptions } from './auth';
 import { createContract } from './contract';
 import { docs } from './docs';
 import { operations, Services } from './handlers';
+import { requestMetrics } from './metrics';
 import { Problem, problems, validationProblem } from './problem';
 
 export interface AppOptions {
@@ -139,6 +140,7 @@ export async function createApp({ logger, services, maxBodyBytes, auth, importMa
   docs(router);
 
   const app = new Koa();
+  app.use(requestMetrics(contract));
   app.use(requestLog(logger));
   app.use(problems());
   for (const middleware of access.middleware) app.use(middleware);

@@ -1,12 +1,16 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, requireSetting, sendLimits } from '../config';
 import { createLogger } from '../config/logger';
+import { serveMetrics } from '../config/metrics-server';
 import { temporalConnectionOptions } from '../config/temporal';
 import { createMailingService } from '../domain/mailings';
 import { connectDatabase } from '../storage/database';
+import { countByStatus } from '../storage/mailing-lifecycle';
+import { pendingTotal } from '../storage/messages';
 import { createApp } from './app';
 import { authOptions } from './auth/options';
 import { requireWayIn } from './auth/way-in';
+import { apiMetrics, collectApiMetrics } from './metrics';
 
 /** The HTTP API process (`npm run api`): connects to PostgreSQL and Temporal, then serves. */
 async function main() {
@@ -37,6 +41,8 @@ async function main() {
       }),
     },
   });
+  collectApiMetrics({ mailingsByStatus: countByStatus, pendingMessages: pendingTotal });
+  const metrics = config.API_METRICS_PORT ? await serveMetrics(apiMetrics, config.API_METRICS_PORT, config.HOST, logger) : undefined;
   const server = app.listen(config.PORT, config.HOST, () => {
     logger.info({ url: `http://localhost:${config.PORT}/api/`, docs: `http://localhost:${config.PORT}/docs/` }, 'API listening');
   });
@@ -44,7 +50,7 @@ async function main() {
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'API shutting down');
     server.close(async () => {
-      await Promise.allSettled([db.destroy(), connection.close()]);
+      await Promise.allSettled([metrics?.close(), db.destroy(), connection.close()]);
       process.exit(0);
     });
   };

@@ -15,6 +15,10 @@ const schema = {
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     MAX_BODY_BYTES: { type: 'integer', minimum: 1024, default: 65536 },
     IMPORT_MAX_BYTES: { type: 'integer', minimum: 1024, default: 52428800 },
+    // Prometheus endpoints (`/metrics`), each on its own port, bound to HOST; 0 turns one off.
+    API_METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9463 },
+    METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
+    SDK_METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9465 },
 
     DATABASE_URL: { type: 'string', minLength: 1 },
     DATABASE_POOL_MAX: { type: 'integer', minimum: 1, default: 10 },
@@ -88,6 +92,9 @@ export interface Config {
   LOG_LEVEL: string;
   MAX_BODY_BYTES: number;
   IMPORT_MAX_BYTES: number;
+  API_METRICS_PORT: number;
+  METRICS_PORT: number;
+  SDK_METRICS_PORT: number;
   DATABASE_URL?: string;
   DATABASE_POOL_MAX: number;
   DATA_DIR: string;

@@ -5,7 +5,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
 import { configKeys, secretKeys } from '../config';
+import { PROMTOOL, systemProgram } from './debian-packages';
 import { deployTools, type DeployToolPaths } from './deploy-tools';
+import { checkMonitoringFiles } from './metrics-check';
 import { repoRoot } from './repo-root';
 
 const run = promisify(execFile);
@@ -15,7 +17,8 @@ const run = promisify(execFile);
  * by hadolint, docker-compose.yml against the Compose specification schema kept in deploy/schemas/,
  * the Kustomize overlays built by kustomize and checked strictly against the Kubernetes schemas of
  * kubernetes-validate, .gitlab-ci.yml against GitLab's CI schema, and the settings the compose file
- * and the manifests set against config/index.ts. Where the machine allows it, every tool runs in a
+ * and the manifests set against config/index.ts, and the monitoring files by promtool
+ * (stack/metrics-check.ts). Where the machine allows it, every tool runs in a
  * network namespace of its own with no network at all, which proves it downloads nothing.
  */
 
@@ -183,6 +186,7 @@ export async function checkDeployFiles(tools: DeployToolPaths, root = repoRoot):
     results.push(await validateManifests(tools, built.output));
     results.push({ ...checkManifestSettings(built.output), command: `settings of overlay ${overlay} vs config/index.ts` });
   }
+  results.push(...(await checkMonitoringFiles(await systemProgram(PROMTOOL), root)));
   return results;
 }
 

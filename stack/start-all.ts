@@ -108,5 +108,12 @@ export async function startAll(config: Config, logger: Logger, parts: Parts, sig
     }
   }
   summary.unshift(`API            http://localhost:${config.PORT}/api/`, `Swagger UI     http://localhost:${config.PORT}/docs/`);
+  for (const [what, port] of [
+    ['API metrics', config.API_METRICS_PORT],
+    ['worker metrics', config.METRICS_PORT],
+    ['SDK metrics', config.SDK_METRICS_PORT],
+  ] as const) {
+    if (port) summary.push(`${what.padEnd(15)}http://localhost:${port}/metrics`);
+  }
   for (const line of summary) logger.info(line);
 }

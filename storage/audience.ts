@@ -23,6 +23,8 @@ export async function countMatching(filter: AudienceFilter): Promise<{ clients: 
 export interface AudienceChunk {
   /** Messages this chunk added. */
   recorded: number;
+  /** Pending messages the last chunk cancelled: their clients no longer match the filter. */
+  cancelled: number;
   /** Every matching client has a message now (or the mailing is no longer running: nothing to record). */
   done: boolean;
 }
@@ -67,10 +69,10 @@ export async function recordAudienceChunk(mailingId: number, size: number, first
     if (lastId !== null) await trx.raw('UPDATE mailings SET audience_cursor = ? WHERE id = ?', [lastId, mailingId]);
     return { recorded, done: false, last: lastId === null ? (mailing.filter as AudienceFilter) : undefined };
   });
-  if (!chunk.last) return { recorded: chunk.recorded, done: chunk.done };
+  if (!chunk.last) return { recorded: chunk.recorded, cancelled: 0, done: chunk.done };
   // Every matching client has a message. Those that no longer match the filter (after an edit) lose
   // their pending one; then the audience is done, unless an edit changed the filter meanwhile.
-  await closePending(mailingId, 'cancelled', 'client no longer matches the mailing filter', {
+  const cancelled = await closePending(mailingId, 'cancelled', 'client no longer matches the mailing filter', {
     sql: `NOT EXISTS (SELECT 1 FROM clients c WHERE c.phone_number = m.phone AND ${MATCHES_FILTER})`,
     bindings: filterBindings(chunk.last),
   });
@@ -79,5 +81,5 @@ export async function recordAudienceChunk(mailingId: number, size: number, first
      WHERE id = :mailingId AND status = 'running' AND deleted_at IS NULL AND filter = :filter::jsonb`,
     { mailingId, filter: JSON.stringify(chunk.last) },
   );
-  return { recorded: chunk.recorded, done: done.rowCount === 1 };
+  return { recorded: chunk.recorded, cancelled, done: done.rowCount === 1 };
 }

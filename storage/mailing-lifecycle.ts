@@ -13,7 +13,8 @@ import * as messages from './messages';
  *   scheduled/running ─pause─▶ paused ─resume─▶ back where it was; ─expire─▶ expired at the end
  *   scheduled/running/paused ─cancel (after deletion)─▶ cancelled
  */
-export type LifecycleStatus = 'scheduled' | 'running' | 'paused' | 'finished' | 'expired' | 'cancelled';
+export const LIFECYCLE_STATUSES = ['scheduled', 'running', 'paused', 'finished', 'expired', 'cancelled'] as const;
+export type LifecycleStatus = (typeof LIFECYCLE_STATUSES)[number];
 
 export type FinalStatus = 'finished' | 'expired' | 'cancelled';
 export const FINAL_STATUSES: readonly LifecycleStatus[] = ['finished', 'expired', 'cancelled'];
@@ -95,21 +96,29 @@ export async function closeDeleted(id: number): Promise<number> {
   return cancelled;
 }
 
+/** How a run ended, and the messages it closed on the way. */
+export interface RunEnd {
+  status: LifecycleStatus;
+  expired: number;
+  cancelled: number;
+}
+
 /**
  * Ends a running mailing: at the end time its pending messages expire. A mailing deleted meanwhile is
  * closed as deleted instead. Not final when it may not end yet: an edit re-opened its audience, or it
  * was paused.
  */
-export async function finishRun(id: number, reachedEnd: boolean): Promise<LifecycleStatus> {
-  if (reachedEnd) await messages.closePending(id, 'expired', 'the mailing ended before the message could be sent');
+export async function finishRun(id: number, reachedEnd: boolean): Promise<RunEnd> {
+  const expiredNow = reachedEnd ? await messages.closePending(id, 'expired', 'the mailing ended before the message could be sent') : 0;
+  const ended = (status: LifecycleStatus, cancelled = 0): RunEnd => ({ status, expired: expiredNow, cancelled });
   const { expired } = (await messages.countsByMailing([id])).get(id)!;
-  if (expired === 0 && (await transition(id, 'finish'))) return 'finished';
-  if ((reachedEnd || expired > 0) && (await transition(id, 'expire'))) return 'expired';
+  if (expired === 0 && (await transition(id, 'finish'))) return ended('finished');
+  if ((reachedEnd || expired > 0) && (await transition(id, 'expire'))) return ended('expired');
   const row = await MailingRow.query().findById(id).select('status', 'deleted_at');
-  if (!row) return 'cancelled';
-  if (row.deleted_at === null) return row.status as LifecycleStatus;
-  await closeDeleted(id);
-  return (await MailingRow.query().findById(id).select('status'))!.status as FinalStatus;
+  if (!row) return ended('cancelled');
+  if (row.deleted_at === null) return ended(row.status as LifecycleStatus);
+  const cancelled = await closeDeleted(id);
+  return ended((await MailingRow.query().findById(id).select('status'))!.status as FinalStatus, cancelled);
 }
 
 /**
@@ -131,6 +140,17 @@ export async function applyEdit(id: number, fields: MailingFields, seen: Lifecyc
     const row = result.rows[0];
     return row && toMailing(row as MailingRow);
   });
+}
+
+/**
+ * How many mailings are in each status, deleted ones included (a deleted mailing ends `cancelled`
+ * unless it had already ended). One pass over the mailings table: a row per mailing, not per message.
+ */
+export async function countByStatus(): Promise<Record<LifecycleStatus, number>> {
+  const { rows } = await knex().raw('SELECT status, count(*)::int AS count FROM mailings GROUP BY status');
+  const counts = Object.fromEntries(LIFECYCLE_STATUSES.map((status) => [status, 0])) as Record<LifecycleStatus, number>;
+  for (const row of rows as { status: LifecycleStatus; count: number }[]) counts[row.status] = row.count;
+  return counts;
 }
 
 /** Mailings not final yet, deleted or not: the reconciler makes sure each has a running workflow. */

@@ -112,9 +112,10 @@ function storableText(text: string | null): string | null {
   return clean.length > MAX_ERROR_LENGTH ? `${clean.slice(0, MAX_ERROR_LENGTH - 1)}…` : clean;
 }
 
-async function writeOutcomes(token: string, outcomes: SendOutcome[]): Promise<void> {
+/** How many of `outcomes` were written. */
+async function writeOutcomes(token: string, outcomes: SendOutcome[]): Promise<number> {
   const sorted = [...outcomes].sort((a, b) => a.id - b.id);
-  await retryOnConflict(() =>
+  const result = await retryOnConflict(() =>
     knex().raw(
       `WITH r AS (
          SELECT * FROM unnest(:ids::bigint[], :statuses::text[], :errors::text[], :retryAts::timestamptz[], :attempted::boolean[])
@@ -143,6 +144,7 @@ async function writeOutcomes(token: string, outcomes: SendOutcome[]): Promise<vo
       },
     ),
   );
+  return result.rowCount;
 }
 
 const isDataError = (error: unknown) => /^22/.test((error as { code?: string })?.code ?? '');
@@ -151,20 +153,23 @@ const isDataError = (error: unknown) => /^22/.test((error as { code?: string })?
  * Writes a batch of outcomes of one claim in one statement. Only messages the claim still holds are
  * written: a late answer of a claim whose lease ran out (or whose message was expired or cancelled
  * meanwhile) changes nothing. One outcome the database refuses never holds back the others: they are
- * then written one by one, and the refused one without its error text.
+ * then written one by one, and the refused one without its error text. Answers how many outcomes
+ * found their claim gone and were not written.
  */
-export async function recordOutcomes(token: string, outcomes: SendOutcome[]): Promise<void> {
-  if (outcomes.length === 0) return;
+export async function recordOutcomes(token: string, outcomes: SendOutcome[]): Promise<number> {
+  if (outcomes.length === 0) return 0;
   try {
-    await writeOutcomes(token, outcomes);
+    return outcomes.length - (await writeOutcomes(token, outcomes));
   } catch (error) {
     if (!isDataError(error)) throw error;
+    let written = 0;
     for (const outcome of outcomes) {
-      await writeOutcomes(token, [outcome]).catch((single) => {
+      written += await writeOutcomes(token, [outcome]).catch((single) => {
         if (!isDataError(single)) throw single;
         return writeOutcomes(token, [{ ...outcome, error: 'the provider answer could not be stored' }]);
       });
     }
+    return outcomes.length - written;
   }
 }
 
@@ -277,6 +282,20 @@ export async function totalCounts(): Promise<StatusCounts> {
   const totals = zeroCounts();
   for (const row of result.rows as { status: MessageStatus; count: string }[]) totals[row.status] = Number(row.count);
   return totals;
+}
+
+/**
+ * Messages waiting to be sent, over every mailing, from the counters. Only an open mailing can have
+ * pending messages (finishing, expiring and cancelling close them), so only the open ones' counters
+ * are summed: their ids (the `mailings_open` index) go into the view's grouping key, so the shards
+ * are read by primary key, not aggregated whole.
+ */
+export async function pendingTotal(): Promise<number> {
+  const { rows } = await knex().raw(
+    `SELECT coalesce(sum(count), 0)::bigint AS pending FROM mailing_counts
+     WHERE status = 'pending' AND mailing_id = ANY(ARRAY(SELECT id FROM mailings WHERE status IN ('scheduled', 'running', 'paused')))`,
+  );
+  return Number(rows[0].pending);
 }
 
 // Send times are indexed for sent messages only (messages_sent): these statements say `status = 'sent'`.

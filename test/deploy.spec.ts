@@ -230,6 +230,10 @@ describe('deployment files, checked offline', function () {
           TEMPORAL_ADDRESS: temporalAddress,
           TEMPORAL_NAMESPACE: namespace,
           LOG_LEVEL: 'info',
+          // Metrics endpoints only where a test gives them a free port.
+          API_METRICS_PORT: '0',
+          METRICS_PORT: '0',
+          SDK_METRICS_PORT: '0',
           ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -271,14 +275,14 @@ describe('deployment files, checked offline', function () {
       assert.match(migrate.output(), /"schema is up to date"/);
     });
 
-    it('serves the API from dist/ with production dependencies only: /healthz, /readyz, the spec, Swagger UI', async () => {
+    it('serves the API from dist/ with production dependencies only: /healthz, /readyz, the spec, Swagger UI, /metrics', async () => {
       // The way in: an operator key made by the compiled tool, as an operator of the image makes one.
       const keyTool = startCompiled(['dist/api/auth/api-key-cli.js', 'create', '--name', `deploy-spec-${process.pid}-${Date.now()}`, '--role', 'operator']);
       const [keyToolCode] = (await once(keyTool.child, 'exit')) as [number | null];
       assert.equal(keyToolCode, 0, keyTool.output());
       const key = /msk_\S+/.exec(keyTool.output())![0];
-      const port = await freePort();
-      const api = startCompiled(['dist/api/main.js'], { PORT: String(port), HOST: '127.0.0.1' });
+      const [port, metricsPort] = [await freePort(), await freePort()];
+      const api = startCompiled(['dist/api/main.js'], { PORT: String(port), HOST: '127.0.0.1', API_METRICS_PORT: String(metricsPort) });
       await api.waitFor('"API listening"');
       const base = `http://127.0.0.1:${port}`;
       assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { status: 'ok' });
@@ -296,20 +300,30 @@ describe('deployment files, checked offline', function () {
         await response.arrayBuffer();
       }
       assert.equal((await fetch(`${base}/api/clients/?limit=1`)).status, 401);
+      // Metrics on their own port, without credentials.
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      assert.match(metrics, /^http_request_duration_seconds_count\{method="GET",route="\/api\/clients\/",status="200"\} 1$/m);
+      assert.match(metrics, /^http_request_duration_seconds_count\{method="GET",route="\/api\/clients\/",status="401"\} 1$/m);
+      assert.match(metrics, /^mailing_messages_pending \d+$/m);
       assert.doesNotMatch(api.output(), /tsx/);
       api.child.kill('SIGTERM');
       const [code] = (await once(api.child, 'exit')) as [number | null];
       assert.equal(code, 0, api.output());
     });
 
-    it('runs the worker from dist/ and the prebuilt workflow bundle, and it stops cleanly on SIGTERM', async () => {
+    it('runs the worker from dist/ and the prebuilt workflow bundle, serving its metrics and the SDK\'s, and it stops cleanly on SIGTERM', async () => {
+      const [metricsPort, sdkMetricsPort] = [await freePort(), await freePort()];
       const worker = startCompiled(['--max-old-space-size=128', 'dist/worker/main.js'], {
         // A queue of its own: this worker must not take other tests' work.
         TEMPORAL_TASK_QUEUE: `deploy-spec-${process.pid}`,
         SEND_API_URL: 'http://127.0.0.1:9/v1',
         SEND_API_TOKEN: 'deploy-spec',
+        METRICS_PORT: String(metricsPort),
+        SDK_METRICS_PORT: String(sdkMetricsPort),
       });
       await worker.waitFor('"worker running"');
+      assert.match(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(), /^mailing_messages_total\{outcome="sent"\} 0$/m);
+      assert.match(await (await fetch(`http://127.0.0.1:${sdkMetricsPort}/metrics`)).text(), /^temporal_/m);
       worker.child.kill('SIGTERM');
       const [code] = (await once(worker.child, 'exit')) as [number | null];
       assert.equal(code, 0, worker.output());

@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection } from '@temporalio/worker';
 import { createProvider } from '../activities/provider';
 import { createStatsMailer } from '../activities/stats-mailer';
 import { loadConfig, requireSetting, sendLimits, statsEmailSettings } from '../config';
@@ -8,15 +8,19 @@ import { temporalConnectionOptions } from '../config/temporal';
 import { createMailingService } from '../domain/mailings';
 import { connectDatabase } from '../storage/database';
 import { ensureDailyStatsSchedule } from './daily-stats-schedule';
+import { installRuntime, serveWorkerMetrics } from './metrics';
 import { createMailingWorker, ensureReconcileSchedule } from './worker';
 
 /** The worker process (`npm run worker`); scale out by running more of them on the same task queue. */
 async function main() {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, 'worker');
-  Runtime.install({
-    logger: new DefaultLogger('WARN', ({ level, message, meta }) => logger[level === 'WARN' ? 'warn' : 'error'](meta ?? {}, message)),
-  });
+  installRuntime(
+    { logger: new DefaultLogger('WARN', ({ level, message, meta }) => logger[level === 'WARN' ? 'warn' : 'error'](meta ?? {}, message)) },
+    config,
+    logger,
+  );
+  const metrics = await serveWorkerMetrics(config, logger);
   const db = connectDatabase(requireSetting(config, 'DATABASE_URL'), config.DATABASE_POOL_MAX);
   const temporal = temporalConnectionOptions(config);
   const connection = await NativeConnection.connect(temporal);
@@ -63,7 +67,7 @@ async function main() {
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, provider: config.SEND_API_URL }, 'worker running');
   await worker.run();
   statsMailer?.close();
-  await Promise.allSettled([provider.close(), db.destroy(), connection.close(), client.connection.close()]);
+  await Promise.allSettled([metrics?.close(), provider.close(), db.destroy(), connection.close(), client.connection.close()]);
   logger.info('worker stopped');
 }
 

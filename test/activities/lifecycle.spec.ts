@@ -159,10 +159,10 @@ describe('the mailing state machine', () => {
       const tag = uniqueTag();
       await insertClients(db, 5, { tag });
       const mailingId = await insertMailing(db, { filter: { tag: [tag] }, audienceDone: false });
-      assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 2, done: false });
-      assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 2, done: false });
-      assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 1, done: false });
-      assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 0, done: true });
+      assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 2, cancelled: 0, done: false });
+      assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 2, cancelled: 0, done: false });
+      assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 1, cancelled: 0, done: false });
+      assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 0, cancelled: 0, done: true });
       assert.equal((await statuses(mailingId)).length, 5);
     });
 

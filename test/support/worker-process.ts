@@ -21,7 +21,8 @@ export class WorkerProcess {
     this.output = '';
     const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', 'worker/main.ts'], {
       cwd: root,
-      env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: namespace, LOG_LEVEL: 'info', ...this.env },
+      // No metrics endpoints unless a test asks for them: several workers may run at once.
+      env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: namespace, LOG_LEVEL: 'info', METRICS_PORT: '0', SDK_METRICS_PORT: '0', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;

@@ -1,0 +1,79 @@
+import type Koa from 'koa';
+import type OpenAPIBackend from 'openapi-backend';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What the API exports, served by `serveMetrics` on API_METRICS_PORT (api/main.ts). */
+export const apiMetrics = new Registry();
+
+const requestDuration = new Histogram({
+  name: 'http_request_duration_seconds',
+  help: 'Time from a request arriving to its answer, by method, route template and status.',
+  labelNames: ['method', 'route', 'status'] as const,
+  registers: [apiMetrics],
+});
+
+/**
+ * The route a request took, as a template (`/api/mailings/{id}/`, `/docs/:file`), never the path
+ * itself: ids in labels would make a series per mailing. A concrete path wins over a templated one, as
+ * in routing; a path no route knows is `unmatched`.
+ */
+function routeTemplates(contract: OpenAPIBackend): (ctx: Koa.Context) => string {
+  const isTemplate = (path: string) => Number(path.includes('{'));
+  const paths = [...new Set(contract.getOperations().map((operation) => operation.path))]
+    .sort((a, b) => isTemplate(a) - isTemplate(b))
+    .map((path) => ({ path, pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`) }));
+  return (ctx) => {
+    const path = ctx.path.endsWith('/') ? ctx.path : `${ctx.path}/`;
+    return paths.find(({ pattern }) => pattern.test(path))?.path ?? (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+  };
+}
+
+/** Times every request into `http_request_duration_seconds`; the outermost middleware, so it sees the final status. */
+export function requestMetrics(contract: OpenAPIBackend): Koa.Middleware {
+  const routeOf = routeTemplates(contract);
+  return async (ctx, next) => {
+    const end = requestDuration.startTimer();
+    try {
+      await next();
+    } finally {
+      end({ method: ctx.method, route: routeOf(ctx), status: String(ctx.status) });
+    }
+  };
+}
+
+/** Figures read from PostgreSQL when Prometheus scrapes, from tables of a row per mailing. */
+export interface DatabaseFigures {
+  mailingsByStatus(): Promise<Record<string, number>>;
+  pendingMessages(): Promise<number>;
+}
+
+let figures: DatabaseFigures | undefined;
+
+new Gauge({
+  name: 'mailings',
+  help: 'Mailings by status (a deleted one ends cancelled unless it had ended), read from PostgreSQL at scrape time.',
+  labelNames: ['status'] as const,
+  registers: [apiMetrics],
+  async collect() {
+    for (const [status, count] of Object.entries((await figures?.mailingsByStatus()) ?? {})) this.set({ status }, count);
+  },
+});
+
+new Gauge({
+  name: 'mailing_messages_pending',
+  help: 'Messages waiting to be sent, over every mailing, read from the message counters at scrape time.',
+  registers: [apiMetrics],
+  async collect() {
+    if (figures) this.set(await figures.pendingMessages());
+  },
+});
+
+/**
+ * Adds the process metrics (`process_*`, `nodejs_*`) and has the gauges read PostgreSQL at scrape
+ * time. The API exports those figures, not the workers: there are fewer API instances, and the
+ * figures are the same from each (aggregate them with `max`).
+ */
+export function collectApiMetrics(from: DatabaseFigures): void {
+  if (!figures) collectDefaultMetrics({ register: apiMetrics });
+  figures = from;
+}
