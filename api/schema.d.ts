@@ -110,7 +110,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists mailings that are not deleted */
+        /** Lists mailings that are not deleted, optionally only those in one status */
         get: operations["listMailings"];
         put?: never;
         /** Schedules a mailing; it starts by itself at `start_at`, or at once when that has passed */
@@ -187,7 +187,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every mailing with its message counts by status, and the totals by status */
+        /** Every mailing (or those in one status) with its message counts by status, and the totals by status */
         get: operations["getMailingsSummary"];
         put?: never;
         post?: never;
@@ -716,6 +716,8 @@ export interface components {
         /** @description The `next_cursor` of the previous page */
         Cursor: string;
         Limit: number;
+        /** @description Only mailings in this status */
+        MailingStatus: components["schemas"]["MailingStatus"];
     };
     requestBodies: never;
     headers: {
@@ -997,6 +999,8 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page */
                 cursor?: components["parameters"]["Cursor"];
                 limit?: components["parameters"]["Limit"];
+                /** @description Only mailings in this status */
+                status?: components["parameters"]["MailingStatus"];
             };
             header?: never;
             path?: never;
@@ -1142,6 +1146,8 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page */
                 cursor?: components["parameters"]["Cursor"];
                 limit?: components["parameters"]["Limit"];
+                /** @description Only mailings in this status */
+                status?: components["parameters"]["MailingStatus"];
             };
             header?: never;
             path?: never;

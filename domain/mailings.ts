@@ -232,7 +232,7 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
       return mailing;
     },
 
-    list: (page: PageRequest): Promise<Page<Mailing>> => store.listMailings(page),
+    list: (page: PageRequest, filter?: store.MailingListFilter): Promise<Page<Mailing>> => store.listMailings(page, filter),
 
     replace: edit,
 
@@ -264,8 +264,8 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
         });
     },
 
-    async summary(page: PageRequest): Promise<MailingSummaryPage> {
-      const mailings = await store.listMailings(page);
+    async summary(page: PageRequest, filter?: store.MailingListFilter): Promise<MailingSummaryPage> {
+      const mailings = await store.listMailings(page, filter);
       const [counts, totals] = await Promise.all([messages.countsByMailing(mailings.items.map((m) => m.id)), messages.totalCounts()]);
       return {
         items: mailings.items.map((mailing) => ({ mailing, counts: counts.get(mailing.id)! })),

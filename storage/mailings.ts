@@ -60,8 +60,14 @@ export async function findMailing(id: number): Promise<Mailing | undefined> {
   return row && toMailing(row);
 }
 
-export async function listMailings(page: PageRequest): Promise<Page<Mailing>> {
-  const rows = await live().select(columns).where('id', '>', afterId(page)).orderBy('id').limit(page.limit + 1);
+export interface MailingListFilter {
+  status?: MailingStatus;
+}
+
+export async function listMailings(page: PageRequest, filter: MailingListFilter = {}): Promise<Page<Mailing>> {
+  const query = live().select(columns).where('id', '>', afterId(page));
+  if (filter.status) query.where('status', filter.status);
+  const rows = await query.orderBy('id').limit(page.limit + 1);
   return toPage(rows.map(toMailing), page.limit);
 }
 

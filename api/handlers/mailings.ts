@@ -13,8 +13,8 @@ const id = (c: Context) => Number(c.request.params.id);
 export function mailingHandlers(mailings: MailingService) {
   return {
     listMailings: async (c: Context, ctx: Koa.Context) => {
-      const { cursor, limit = 100 } = c.request.query as Query<'listMailings'>;
-      ctx.body = await mailings.list({ cursor, limit });
+      const { cursor, limit = 100, status } = c.request.query as Query<'listMailings'>;
+      ctx.body = await mailings.list({ cursor, limit }, { status });
     },
 
     createMailing: async (c: Context<MailingInput>, ctx: Koa.Context) => {
@@ -54,8 +54,8 @@ export function mailingHandlers(mailings: MailingService) {
     },
 
     getMailingsSummary: async (c: Context, ctx: Koa.Context) => {
-      const { cursor, limit = 100 } = c.request.query as Query<'getMailingsSummary'>;
-      ctx.body = await mailings.summary({ cursor, limit });
+      const { cursor, limit = 100, status } = c.request.query as Query<'getMailingsSummary'>;
+      ctx.body = await mailings.summary({ cursor, limit }, { status });
     },
 
     getMailingInfo: async (c: Context, ctx: Koa.Context) => {

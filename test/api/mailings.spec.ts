@@ -80,6 +80,18 @@ describe('mailings API', () => {
       const res = await ctx.api.get(`/api/mailings/?cursor=${mailing.id - 1}&limit=1`);
       assert.deepEqual(res.body.items, [mailing]);
     });
+
+    it('lists only the mailings in the status asked for', async () => {
+      const scheduled = await ctx.api.createMailing();
+      const paused = await ctx.api.createMailing();
+      await ctx.api.post(`/api/mailings/${paused.id}/pause/`);
+      const res = await ctx.api.get(`/api/mailings/?status=paused&cursor=${scheduled.id - 1}`);
+      assert.deepEqual(res.body.items.map((m: { id: number }) => m.id), [paused.id]);
+    });
+
+    it('refuses an unknown status with 400, naming query.status', async () => {
+      assertProblem(await ctx.api.get('/api/mailings/?status=sleeping'), 400, 'query.status');
+    });
   });
 
   describe('PUT /api/mailings/{id}/', () => {
@@ -287,6 +299,14 @@ describe('mailings API', () => {
       const res = await ctx.api.get(`/api/mailings/fullinfo/?cursor=${mailing.id - 1}&limit=1`);
       assert.equal(res.status, 200);
       assert.deepEqual(res.body.items, [{ mailing, counts: zeroCounts }]);
+    });
+
+    it('lists only the mailings in the status asked for in /api/mailings/fullinfo/, with their counts', async () => {
+      const scheduled = await ctx.api.createMailing();
+      const paused = await ctx.api.createMailing();
+      await ctx.api.post(`/api/mailings/${paused.id}/pause/`);
+      const res = await ctx.api.get(`/api/mailings/fullinfo/?status=scheduled&cursor=${scheduled.id - 1}`);
+      assert.deepEqual(res.body.items, [{ mailing: scheduled, counts: zeroCounts }]);
     });
 
     it('gives totals for every status in /api/mailings/fullinfo/', async () => {
