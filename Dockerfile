@@ -7,7 +7,7 @@
 # Validated offline by hadolint (test/deploy.spec.ts); build with `docker build -t mailing-service .`.
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
-# --- build: every dependency, `npm run build` (tsc into dist/, the spec, the workflow bundle) ---
+# --- build: every dependency, `npm run build` (tsc into dist/, the spec, the workflow bundle, the admin console) ---
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

