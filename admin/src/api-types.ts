@@ -13,6 +13,8 @@ export type MailingInfo = Schemas['MailingInfo'];
 export type MailingSummaryPage = Schemas['MailingSummaryPage'];
 export type AudiencePreview = Schemas['AudiencePreview'];
 export type ClientImportResult = Schemas['ClientImportResult'];
+export type Caller = Schemas['Caller'];
+export type SignOut = Schemas['SignOut'];
 
 /** Every list answer of the API: one keyset page. */
 export interface Page<T> {

@@ -1,21 +1,14 @@
 import type { AuthProvider } from 'react-admin';
+import type { Caller, SignOut } from './api-types';
 import { goToSignIn, request } from './http';
 
-export type Role = 'viewer' | 'operator';
-
-export interface Me {
-  name: string;
-  role: Role;
-  /** How the API knows the caller: `disabled` when AUTH_DISABLED=true lets everyone in. */
-  via: 'session' | 'token' | 'api-key' | 'disabled';
-}
+/** Who the API says is calling (`via: disabled` when AUTH_DISABLED=true lets everyone in as an operator). */
+type Me = Caller;
 
 /** Who the API says is signed in (a 401 sends the browser to sign in); asked once per page load. */
 let me: Promise<Me> | undefined;
 const whoAmI = () =>
-  (me ??= request<Me>('/auth/me').catch((error: { status?: number }) => {
-    // An API without authentication (before it was added) has no /auth/me: everyone may do everything.
-    if (error?.status === 404) return { name: 'anyone', role: 'operator', via: 'disabled' } as Me;
+  (me ??= request<Me>('/auth/me').catch((error) => {
     me = undefined;
     throw error;
   }));
@@ -32,7 +25,7 @@ export const authProvider: AuthProvider = {
   login: () => goToSignIn(),
   async logout() {
     me = undefined;
-    const { redirect } = await request<{ redirect: string }>('/auth/logout', { method: 'POST' });
+    const { redirect } = await request<SignOut>('/auth/logout', { method: 'POST' });
     window.location.assign(redirect);
     return false;
   },
@@ -44,7 +37,7 @@ export const authProvider: AuthProvider = {
   },
   async getIdentity() {
     const { name, role, via } = await whoAmI();
-    return { id: name, fullName: via === 'disabled' ? `${name} (sign-in disabled)` : `${name} (${role})`, role, via };
+    return { id: name, fullName: via === 'disabled' ? name : `${name} (${role})`, role, via };
   },
   getPermissions: async () => (await whoAmI()).role,
   async canAccess({ action }) {

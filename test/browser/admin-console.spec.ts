@@ -31,7 +31,8 @@ async function chooseStatus(page: Page, status: string) {
 describe('admin console in Chromium', function () {
   this.timeout(120_000);
   const taskQueue = `admin-ui-${randomUUID().slice(0, 8)}`;
-  const ctx = useApi({ taskQueue });
+  // Sign-in is tested on its own (test/browser/sign-in.spec.ts); here everyone is an operator.
+  const ctx = useApi({ taskQueue, auth: { disabled: true } });
   const browser = useBrowser();
   let provider: FakeProvider;
   let worker: RunningWorker;
