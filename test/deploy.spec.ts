@@ -275,7 +275,7 @@ describe('deployment files, checked offline', function () {
       assert.match(migrate.output(), /"schema is up to date"/);
     });
 
-    it('serves the API from dist/ with production dependencies only: /healthz, /readyz, the spec, Swagger UI, /metrics', async () => {
+    it('serves the API from dist/ with production dependencies only: /healthz, /readyz, the spec, Swagger UI, the admin console, /metrics', async () => {
       // The way in: an operator key made by the compiled tool, as an operator of the image makes one.
       const keyTool = startCompiled(['dist/api/auth/api-key-cli.js', 'create', '--name', `deploy-spec-${process.pid}-${Date.now()}`, '--role', 'operator']);
       const [keyToolCode] = (await once(keyTool.child, 'exit')) as [number | null];
@@ -292,6 +292,7 @@ describe('deployment files, checked offline', function () {
         ['/openapi.yaml', /yaml/],
         ['/docs/', /html/],
         ['/docs/swagger-ui-bundle.js', /javascript/],
+        ['/admin/', /html/],
         ['/api/clients/?limit=1', /json/],
       ] as const) {
         const response = await fetch(`${base}${url}`, { headers: { authorization: `Bearer ${key}` } });
