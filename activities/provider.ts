@@ -1,11 +1,14 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Agent, errors as undiciErrors, request } from 'undici';
+import type { Logger } from '../config/logger';
 import { timeProviderRequest, type ProviderResult } from './metrics';
 
 export interface OutgoingMessage {
   id: number;
   phone: string;
   text: string;
+  /** For the logs only: the provider's contract knows messages, not mailings. */
+  mailingId?: number;
 }
 
 /**
@@ -23,6 +26,8 @@ export interface ProviderOptions {
   token: string;
   timeoutMs: number;
   connections: number;
+  /** Each request and its answer at `debug` (never the token); nothing per request above that. */
+  logger?: Logger;
 }
 
 export interface Provider {
@@ -101,7 +106,7 @@ const DEADLINE_SWEEP_MS = 50;
  * request has one total deadline (connect, headers and body together within `timeoutMs`), so a send
  * batch can size its leases from it; one sweeping timer enforces every deadline, not a timer per request.
  */
-export function createProvider({ url, token, timeoutMs, connections }: ProviderOptions): Provider {
+export function createProvider({ url, token, timeoutMs, connections, logger }: ProviderOptions): Provider {
   const agent = new Agent({ connections, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 10_000 });
   const base = url.replace(/\/+$/, '');
   const deadlines = new Map<AbortController, number>();
@@ -113,6 +118,12 @@ export function createProvider({ url, token, timeoutMs, connections }: ProviderO
 
   return {
     async send(message, signal) {
+      const ids = { messageId: message.id, mailingId: message.mailingId };
+      const debug = logger?.isLevelEnabled('debug') ? logger : undefined;
+      const startedAt = performance.now();
+      const answered = (fields: { status?: number; result: Delivery['result']; error?: string }) =>
+        debug?.debug({ ...ids, ...fields, durationMs: Math.round(performance.now() - startedAt) }, 'provider answered');
+      debug?.debug({ ...ids, method: 'POST', path: `/send/${message.id}` }, 'provider request sent');
       const controller = new AbortController();
       const abandon = () => controller.abort(signal.reason);
       signal.addEventListener('abort', abandon, { once: true });
@@ -130,11 +141,15 @@ export function createProvider({ url, token, timeoutMs, connections }: ProviderO
         });
         const body = await response.body.text();
         result = statusClass(response.statusCode);
-        return classifyStatus(response.statusCode, body, response.headers['retry-after']);
+        const delivery = classifyStatus(response.statusCode, body, response.headers['retry-after']);
+        answered({ status: response.statusCode, result: delivery.result, error: 'error' in delivery ? delivery.error : undefined });
+        return delivery;
       } catch (error) {
         const timedOut = controller.signal.aborted && !signal.aborted;
         result = failureResult(error, signal, timedOut);
-        return classifyError(error, signal, timedOut);
+        const delivery = classifyError(error, signal, timedOut);
+        answered({ result: delivery.result, error: 'error' in delivery ? delivery.error : undefined });
+        return delivery;
       } finally {
         timed(result);
         deadlines.delete(controller);

@@ -8,6 +8,7 @@ import type { SendingTerms } from '../storage/mailings';
 import * as messages from '../storage/messages';
 import type { ClaimedMessage, SendOutcome } from '../storage/messages';
 import { mailingNotFound } from './mailing';
+import { logClaimed, logOutcomes } from './message-log';
 import { countClaimed, countLeasesLost, countOutcome } from './metrics';
 import type { Delivery, Provider } from './provider';
 import type { RateLimiter } from './rate-limit';
@@ -261,6 +262,7 @@ export class SendBatch {
     this.token = claim.token;
     this.queue = claim.messages;
     countClaimed(claim.messages.length);
+    logClaimed(this.deps.logger, this.mailingId, claim.messages);
     if (this.queue.length > 0) this.claimedUpTo = Math.max(this.claimedUpTo, this.queue[this.queue.length - 1].id);
     return this.queue.length > 0;
   }
@@ -275,7 +277,7 @@ export class SendBatch {
     }
     let delivery: Delivery;
     try {
-      delivery = await provider.send({ id: message.id, phone: message.phone, text }, this.stop);
+      delivery = await provider.send({ id: message.id, phone: message.phone, text, mailingId }, this.stop);
     } catch (error) {
       this.failure ??= error;
       return;
@@ -303,6 +305,7 @@ export class SendBatch {
       for (const token of new Set(batch.map((o) => o.token))) {
         countLeasesLost('superseded', await messages.recordOutcomes(token, batch.filter((o) => o.token === token).map((o) => o.outcome)));
       }
+      logOutcomes(this.deps.logger, this.mailingId, batch.map((o) => o.outcome));
     } catch (error) {
       this.outcomes.unshift(...batch);
       throw error;

@@ -9,6 +9,7 @@ import { createAuth, type AuthOptions } from './auth';
 import { createContract } from './contract';
 import { docs } from './docs';
 import { operations, Services } from './handlers';
+import { tagWithIds, withLogIds } from './log-ids';
 import { requestMetrics } from './metrics';
 import { Problem, problems, validationProblem } from './problem';
 
@@ -119,9 +120,10 @@ export async function createApp({ logger, services, maxBodyBytes, auth, importMa
   const access = await createAuth(auth);
   const allowedMethods = methodsByPath(contract);
   contract.register({
-    ...operations(services),
+    ...withLogIds(operations(services)),
     ...access.handlers,
-    validationFail: (c) => {
+    validationFail: (c, ctx: Koa.Context) => {
+      tagWithIds(c, ctx);
       throw validationProblem(c.validation.errors ?? []);
     },
     notFound: (_c, ctx: Koa.Context) => {

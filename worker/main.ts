@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { createProvider } from '../activities/provider';
 import { createStatsMailer } from '../activities/stats-mailer';
 import { loadConfig, requireSetting, sendLimits, statsEmailSettings } from '../config';
@@ -9,17 +9,14 @@ import { createMailingService } from '../domain/mailings';
 import { connectDatabase } from '../storage/database';
 import { ensureDailyStatsSchedule } from './daily-stats-schedule';
 import { installRuntime, serveWorkerMetrics } from './metrics';
+import { temporalLogger } from './runtime-logger';
 import { createMailingWorker, ensureReconcileSchedule } from './worker';
 
 /** The worker process (`npm run worker`); scale out by running more of them on the same task queue. */
 async function main() {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, 'worker');
-  installRuntime(
-    { logger: new DefaultLogger('WARN', ({ level, message, meta }) => logger[level === 'WARN' ? 'warn' : 'error'](meta ?? {}, message)) },
-    config,
-    logger,
-  );
+  installRuntime({ logger: temporalLogger(logger) }, config, logger);
   const metrics = await serveWorkerMetrics(config, logger);
   const db = connectDatabase(requireSetting(config, 'DATABASE_URL'), config.DATABASE_POOL_MAX);
   const temporal = temporalConnectionOptions(config);
@@ -30,6 +27,7 @@ async function main() {
     token: requireSetting(config, 'SEND_API_TOKEN'),
     timeoutMs: config.SEND_TIMEOUT_MS,
     connections: config.SEND_CONCURRENCY,
+    logger,
   });
   const statsEmail = statsEmailSettings(config);
   // A schedule that e-mails nobody, or a worker that could not send what it schedules, is a mistake to stop at.

@@ -203,6 +203,8 @@ export interface ApiOptions {
   importMaxBytes?: number;
   /** Who may call the app; by default API keys only (the tests' requests carry an operator key). */
   auth?: AuthOptions;
+  /** Where the app writes its JSON log lines, at `debug`; by default LOG_LEVEL (silent unless set) to stdout. */
+  logs?: { write(line: string): void };
 }
 
 /** What a describe gets from `useApi()`: set once its `before` has run. */
@@ -222,7 +224,7 @@ async function start(options: ApiOptions): Promise<Running> {
   const databaseUrl = process.env.DATABASE_URL;
   const temporalAddress = process.env.TEMPORAL_ADDRESS;
   assert.ok(databaseUrl && temporalAddress, 'DATABASE_URL / TEMPORAL_ADDRESS unset: run mocha with --require test/support/hooks.ts');
-  const logger = createLogger(process.env.LOG_LEVEL ?? 'silent', 'api-test');
+  const logger = options.logs ? createLogger('debug', 'api-test', options.logs) : createLogger(process.env.LOG_LEVEL ?? 'silent', 'api-test');
   // The pool objection's models use, so also that of a worker started in the same process.
   const db = connectDatabase(databaseUrl, config.DATABASE_POOL_MAX);
   const connection = await Connection.connect({ address: temporalAddress });
@@ -307,7 +309,7 @@ async function closeShared(): Promise<void> {
  */
 export function useApi(options: ApiOptions = {}): ApiContext {
   const holder = {} as ApiContext;
-  const own = options.taskQueue !== undefined || options.stopWaitMs !== undefined || options.importMaxBytes !== undefined || options.auth !== undefined;
+  const own = options.taskQueue !== undefined || options.stopWaitMs !== undefined || options.importMaxBytes !== undefined || options.auth !== undefined || options.logs !== undefined;
   if (!own) users++;
   before(async function () {
     this.timeout(60_000);
