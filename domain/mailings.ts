@@ -10,6 +10,7 @@ import type { Page, PageRequest } from '../storage/page';
 import { MAILING_ID, mailingChanged, mailingWorkflow, mailingWorkflowId, pauseSending, SendLimits } from '../workflows/mailing';
 import type { components } from '../api/schema';
 import { ConflictError, InvalidInputError, MalformedInputError, NotFoundError, UnavailableError } from './errors';
+import { runDetails, runSummary, type AudienceSize } from './run-summary';
 
 export type MailingInput = components['schemas']['MailingInput'];
 export type MailingSummaryPage = components['schemas']['MailingSummaryPage'];
@@ -87,15 +88,18 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
   /**
    * Idempotent: a running workflow is kept; a closed one (terminated, failed, timed out, or ended while
    * its mailing was not final) is followed by a new run, which picks up from the mailing's state.
+   * A new run shows the mailing (and its audience, when counted) as its summary in the Web UI.
    */
-  async function ensureWorkflow(mailingId: number): Promise<void> {
+  async function ensureWorkflow(mailing: Mailing, audience?: AudienceSize): Promise<void> {
     await temporal.workflow.start(mailingWorkflow, {
       taskQueue,
-      workflowId: mailingWorkflowId(mailingId),
-      args: [{ mailingId, limits }],
-      typedSearchAttributes: [{ key: MAILING_ID, value: mailingId }],
+      workflowId: mailingWorkflowId(mailing.id),
+      args: [{ mailingId: mailing.id, limits }],
+      typedSearchAttributes: [{ key: MAILING_ID, value: mailing.id }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      staticSummary: runSummary(mailing),
+      staticDetails: runDetails(mailing, audience),
     });
   }
 
@@ -225,7 +229,7 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
       const mailing = await store.insertMailing(toFields(input));
       logger.info({ mailingId: mailing.id }, 'mailing created');
       try {
-        await ensureWorkflow(mailing.id);
+        await ensureWorkflow(mailing, await audience.countMatching(mailing.filter));
       } catch (error) {
         logger.warn({ mailingId: mailing.id, err: error }, 'mailing workflow not started yet; the reconciler will start it');
       }
@@ -293,9 +297,9 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
      */
     async reconcile(): Promise<number> {
       const ids = await lifecycle.openMailingIds(RECONCILE_LIMIT);
-      const queue = [...ids];
+      const queue = await store.mailingsById(ids);
       const worker = async () => {
-        for (let id = queue.shift(); id !== undefined; id = queue.shift()) await ensureWorkflow(id);
+        for (let mailing = queue.shift(); mailing !== undefined; mailing = queue.shift()) await ensureWorkflow(mailing);
       };
       await Promise.all(Array.from({ length: RECONCILE_PARALLEL }, worker));
       return ids.length;

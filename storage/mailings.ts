@@ -60,6 +60,12 @@ export async function findMailing(id: number): Promise<Mailing | undefined> {
   return row && toMailing(row);
 }
 
+/** Deleted ones included: a deleted mailing still running needs its workflow to close it. */
+export async function mailingsById(ids: number[]): Promise<Mailing[]> {
+  const rows = await MailingRow.query().whereIn('id', ids).select(columns).orderBy('id');
+  return rows.map(toMailing);
+}
+
 export interface MailingListFilter {
   status?: MailingStatus;
 }

@@ -1,6 +1,7 @@
-import { condition } from '@temporalio/workflow';
+import { condition, log } from '@temporalio/workflow';
 import { cancelMailing, finishMailing } from './mailing-activities';
 import type { MailingOutcome, SendLimits } from './mailing';
+import { type Phase, type Progress, showProgress } from './progress';
 
 /** What one run of the workflow keeps between its phases. */
 export interface Run {
@@ -14,6 +15,8 @@ export interface Run {
   paused: boolean;
   /** Send batches running now: a pause is answered once there are none. */
   batchesInFlight: number;
+  /** What the `progress` query answers. */
+  progress: Progress;
 }
 
 // Sending that could start nothing waits at least this long before trying again: no loop without a timer.
@@ -21,9 +24,16 @@ export const IDLE_MS = 1_000;
 
 export const isFinal = (status: string): status is MailingOutcome => ['finished', 'expired', 'cancelled'].includes(status);
 
-/** Sleeps up to `ms`, waking early when the mailing is edited. */
-export async function sleepUnlessEdited(run: Run, ms: number): Promise<void> {
-  if (ms > 0) await condition(() => run.edited, ms);
+/** Sleeps up to `ms`, waking early when the mailing is edited; `summary` names the timer in the Web UI. */
+export async function sleepUnlessEdited(run: Run, ms: number, summary: string): Promise<void> {
+  if (ms > 0) await condition(() => run.edited, ms, { summary });
+}
+
+export function enterPhase(run: Run, phase: Phase): void {
+  if (run.progress.phase === phase) return;
+  run.progress.phase = phase;
+  showProgress(run.progress);
+  log.info(`mailing ${phase}`, { mailingId: run.mailingId });
 }
 
 export async function closeDeleted(run: Run): Promise<'cancelled'> {
@@ -36,6 +46,6 @@ export async function finishAtEnd(run: Run): Promise<MailingOutcome> {
   for (;;) {
     const outcome = await finishMailing(run.mailingId, true);
     if (isFinal(outcome)) return outcome;
-    await sleepUnlessEdited(run, IDLE_MS);
+    await sleepUnlessEdited(run, IDLE_MS, 'finish again');
   }
 }

@@ -2,7 +2,8 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { CancellationScope, condition, continueAsNew, defineSignal, defineUpdate, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { legacyMailingWorkflow } from './legacy-mailing';
 import { cancelMailing, claimStart, readSchedule } from './mailing-activities';
-import { closeDeleted, finishAtEnd, isFinal, Run, sleepUnlessEdited } from './mailing-run';
+import { closeDeleted, enterPhase, finishAtEnd, isFinal, Run, sleepUnlessEdited } from './mailing-run';
+import { newProgress, progressQuery, type ProgressCounts } from './progress';
 import { sendInRounds } from './send-in-rounds';
 import { sendInWindow } from './send-in-window';
 
@@ -37,6 +38,8 @@ export interface MailingWorkflowInput {
   sending?: boolean;
   /** Written by runs before the lifecycle change; read by legacy-mailing.ts only. */
   changed?: boolean;
+  /** Set by continue-as-new: what the earlier runs' batches reported (the `progress` query adds it up). */
+  progress?: ProgressCounts;
 }
 
 export type MailingOutcome = 'finished' | 'expired' | 'cancelled';
@@ -59,7 +62,8 @@ const SCHEDULE_RECHECK_MS = 3_600_000;
 export async function mailingWorkflow(input: MailingWorkflowInput): Promise<MailingOutcome> {
   // Runs begun before the lifecycle change replay the code they were written with.
   if (!patched(LIFECYCLE_PATCH)) return (await legacyMailingWorkflow(input)) as MailingOutcome;
-  const run: Run = { mailingId: input.mailingId, limits: input.limits, edited: false, paused: false, batchesInFlight: 0 };
+  const run: Run = { mailingId: input.mailingId, limits: input.limits, edited: false, paused: false, batchesInFlight: 0, progress: newProgress(input.mailingId, input.progress) };
+  setHandler(progressQuery, () => ({ ...run.progress, batchesInFlight: run.batchesInFlight }));
   setHandler(mailingChanged, () => {
     run.edited = true;
   });
@@ -71,9 +75,9 @@ export async function mailingWorkflow(input: MailingWorkflowInput): Promise<Mail
   try {
     if (!input.sending) {
       const start = await waitForStart(run);
-      if (start !== 'started') return start;
+      if (start !== 'started') return closed(run, start);
     }
-    return await (patched(SLIDING_WINDOW_PATCH) ? sendInWindow(run) : sendInRounds(run));
+    return closed(run, await (patched(SLIDING_WINDOW_PATCH) ? sendInWindow(run) : sendInRounds(run)));
   } catch (error) {
     if (isCancellation(error)) {
       // Deleted: wait until the activities in flight have stopped, then cancel what was not sent.
@@ -81,9 +85,15 @@ export async function mailingWorkflow(input: MailingWorkflowInput): Promise<Mail
         await run.busy?.catch(() => undefined);
         await cancelMailing(run.mailingId);
       });
+      closed(run, 'cancelled');
     }
     throw error;
   }
+}
+
+function closed(run: Run, outcome: MailingOutcome): MailingOutcome {
+  enterPhase(run, outcome);
+  return outcome;
 }
 
 /** Phase 1: sleeps until the start time, re-reading the schedule after edits, then claims the start. */
@@ -93,17 +103,20 @@ async function waitForStart(run: Run): Promise<'started' | MailingOutcome> {
     const schedule = await readSchedule(run.mailingId);
     if (!schedule || schedule.deleted) return closeDeleted(run);
     if (isFinal(schedule.status)) return schedule.status;
+    Object.assign(run.progress, { startAt: schedule.startAt, endAt: schedule.endAt });
     if (schedule.status === 'running') return 'started';
     if (schedule.status === 'paused') {
       // Paused before its start: it does not start until resumed (a signal), and still expires at the end.
+      enterPhase(run, 'paused');
       const untilEnd = Date.parse(schedule.endAt) - Date.now();
       if (untilEnd <= 0) return finishAtEnd(run);
-      await sleepUnlessEdited(run, Math.min(untilEnd, SCHEDULE_RECHECK_MS));
+      await sleepUnlessEdited(run, Math.min(untilEnd, SCHEDULE_RECHECK_MS), untilEnd <= SCHEDULE_RECHECK_MS ? 'paused: until end_at' : 'paused: schedule recheck');
       continue;
     }
+    enterPhase(run, 'waiting for start');
     const untilStart = Date.parse(schedule.startAt) - Date.now();
     if (untilStart > 0) {
-      await sleepUnlessEdited(run, Math.min(untilStart, SCHEDULE_RECHECK_MS));
+      await sleepUnlessEdited(run, Math.min(untilStart, SCHEDULE_RECHECK_MS), untilStart <= SCHEDULE_RECHECK_MS ? 'until start_at' : 'schedule recheck before start_at');
       if (workflowInfo().historyLength > MAX_EVENTS_PER_RUN) await continueAsNew<typeof mailingWorkflow>({ mailingId: run.mailingId, limits: run.limits });
       continue;
     }
@@ -111,7 +124,7 @@ async function waitForStart(run: Run): Promise<'started' | MailingOutcome> {
     if (claim.result === 'started') return 'started';
     if (claim.result === 'missed') return 'expired';
     // Early by the database's clock (the one that decides), or gone: read the schedule again.
-    if (claim.result === 'early') await sleepUnlessEdited(run, claim.waitMs);
+    if (claim.result === 'early') await sleepUnlessEdited(run, claim.waitMs, 'until start_at by the database clock');
   }
 }
 

@@ -42,13 +42,13 @@ export async function sendInRounds(run: Run): Promise<MailingOutcome> {
       // Still running: an edit re-opened the audience meanwhile.
       if (isFinal(outcome)) return outcome;
     } else if (reports.some((r) => r.providerDown)) {
-      await sleepUnlessEdited(run, Math.min(outagePause, endAt - Date.now(), SENDING_RECHECK_MS));
+      await sleepUnlessEdited(run, Math.min(outagePause, endAt - Date.now(), SENDING_RECHECK_MS), 'outage back-off');
       outagePause = Math.min(outagePause * 2, limits.outagePauseMaxMs);
     } else {
       outagePause = limits.outagePauseMs;
       if (reports.every((r) => r.attempted === 0)) {
         const nextDue = Math.min(...reports.map((r) => (r.nextDueAt ? Date.parse(r.nextDueAt) : Infinity)));
-        await sleepUnlessEdited(run, Math.min(Math.max(nextDue, Date.now() + IDLE_MS), endAt, Date.now() + SENDING_RECHECK_MS) - Date.now());
+        await sleepUnlessEdited(run, Math.min(Math.max(nextDue, Date.now() + IDLE_MS), endAt, Date.now() + SENDING_RECHECK_MS) - Date.now(), 'next due message');
       }
     }
 

@@ -1,8 +1,9 @@
-import { allHandlersFinished, CancellationScope, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, CancellationScope, condition, continueAsNew, log, patched, workflowInfo } from '@temporalio/workflow';
 import type { BatchReport } from '../activities/mailing';
 import type { MailingOutcome, mailingWorkflow } from './mailing';
 import { finishMailing, readSchedule, recordAudience, sendBatch } from './mailing-activities';
-import { closeDeleted, finishAtEnd, IDLE_MS, isFinal, Run, sleepUnlessEdited } from './mailing-run';
+import { closeDeleted, enterPhase, finishAtEnd, IDLE_MS, isFinal, Run, sleepUnlessEdited } from './mailing-run';
+import { addReport, countsOf, showProgress } from './progress';
 
 /** Marks runs in which an outage found by several lanes pauses the window once (2026-12-01). */
 export const OUTAGE_PAUSE_ONCE_PATCH = 'mailing-outage-pause-once';
@@ -41,19 +42,24 @@ export async function sendInWindow(run: Run): Promise<MailingOutcome> {
     const schedule = await readSchedule(mailingId);
     if (!schedule || schedule.deleted) return closeDeleted(run);
     if (isFinal(schedule.status)) return schedule.status;
+    Object.assign(run.progress, { startAt: schedule.startAt, endAt: schedule.endAt, audienceRecorded: schedule.audienceDone });
     let endAt = Date.parse(schedule.endAt);
     if (Date.now() >= endAt) return finishAtEnd(run);
     if (schedule.status === 'paused') {
+      enterPhase(run, 'paused');
       // Until resumed (a signal) or the end; read again now and then in case the signal was lost.
-      await sleepUnlessEdited(run, Math.min(endAt - Date.now(), WINDOW_RECHECK_MS));
+      const untilEnd = endAt - Date.now();
+      await sleepUnlessEdited(run, Math.min(untilEnd, WINDOW_RECHECK_MS), untilEnd <= WINDOW_RECHECK_MS ? 'paused: until end_at' : 'paused: schedule recheck');
       continue;
     }
     run.paused = false;
+    run.progress.backingOffUntil = null;
+    enterPhase(run, 'sending');
 
     const window: Window = { audienceDone: schedule.audienceDone, pausedUntil: 0, outagePause: limits.outagePauseMs, batches: 0, recheck: false };
     const scope = new CancellationScope();
     const work = scope.run(async () => {
-      const recording = window.audienceDone ? [] : [recordAudience(mailingId).then(() => void (window.audienceDone = true))];
+      const recording = window.audienceDone ? [] : [recordAudience(mailingId).then(() => void (window.audienceDone = run.progress.audienceRecorded = true))];
       const lanes = Array.from({ length: limits.parallelBatches }, () => lane(run, window));
       const failure = (await Promise.allSettled([...recording, ...lanes])).find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failure) throw failure.reason;
@@ -66,7 +72,8 @@ export async function sendInWindow(run: Run): Promise<MailingOutcome> {
     );
 
     while (!settled && Date.now() < endAt) {
-      await condition(() => settled || run.edited || window.recheck, Math.min(endAt - Date.now(), WINDOW_RECHECK_MS));
+      const untilEnd = endAt - Date.now();
+      await condition(() => settled || run.edited || window.recheck, Math.min(untilEnd, WINDOW_RECHECK_MS), { summary: untilEnd <= WINDOW_RECHECK_MS ? 'until end_at' : 'window recheck' });
       if (settled) break;
       // An edit, a batch that found the mailing changed, or ten quiet minutes: the schedule is read again.
       run.edited = false;
@@ -91,7 +98,7 @@ export async function sendInWindow(run: Run): Promise<MailingOutcome> {
     }
     if (window.stop === 'full') {
       await condition(allHandlersFinished);
-      return continueAsNew<typeof mailingWorkflow>({ mailingId, limits, sending: true });
+      return continueAsNew<typeof mailingWorkflow>({ mailingId, limits, sending: true, progress: countsOf(run.progress) });
     }
   }
 }
@@ -106,8 +113,12 @@ async function lane(run: Run, window: Window): Promise<void> {
     }
     const paused = window.pausedUntil - Date.now();
     if (paused > 0) {
-      await condition(() => window.stop !== undefined, paused);
+      await condition(() => window.stop !== undefined, paused, { summary: 'outage back-off' });
       continue;
+    }
+    if (run.progress.backingOffUntil !== null) {
+      run.progress.backingOffUntil = null;
+      enterPhase(run, 'sending');
     }
     if (window.batches >= BATCHES_PER_RUN || workflowInfo().continueAsNewSuggested) {
       window.stop ??= 'full';
@@ -123,6 +134,9 @@ async function lane(run: Run, window: Window): Promise<void> {
     } finally {
       run.batchesInFlight--;
     }
+    addReport(run.progress, report);
+    showProgress(run.progress);
+    log.debug('send batch reported', { mailingId, ...report });
     if (report.stale) window.recheck = true;
     if (report.ended) {
       window.stop ??= 'ended';
@@ -131,6 +145,9 @@ async function lane(run: Run, window: Window): Promise<void> {
       // pause is set (and doubled) once per probe, not once per lane.
       if (!patched(OUTAGE_PAUSE_ONCE_PATCH) || Date.now() >= window.pausedUntil) {
         window.pausedUntil = Date.now() + window.outagePause;
+        log.warn('provider looks down: no batch starts for a while', { mailingId, pauseMs: window.outagePause });
+        run.progress.backingOffUntil = new Date(window.pausedUntil).toISOString();
+        enterPhase(run, 'backing off: provider down');
         window.outagePause = Math.min(window.outagePause * 2, limits.outagePauseMaxMs);
       }
     } else {
@@ -141,7 +158,9 @@ async function lane(run: Run, window: Window): Promise<void> {
         // Asleep until the next message is due (a retry, a client's send window), not for a fixed
         // period; with nothing pending yet, the audience is still being recorded: a short nap.
         const nextDue = report.nextDueAt ? Date.parse(report.nextDueAt) : Date.now();
-        await condition(() => window.stop !== undefined || window.audienceDone !== recordedBefore, Math.max(nextDue - Date.now(), IDLE_MS));
+        await condition(() => window.stop !== undefined || window.audienceDone !== recordedBefore, Math.max(nextDue - Date.now(), IDLE_MS), {
+          summary: report.nextDueAt ? 'next due message' : 'audience being recorded',
+        });
       }
     }
   }

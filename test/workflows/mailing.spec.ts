@@ -5,6 +5,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { bundleWorkflowCode, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { mailingChanged, mailingWorkflow, MailingWorkflowInput } from '../../workflows/mailing';
+import { progressQuery } from '../../workflows/progress';
+import { eventually } from '../support/eventually';
 import { timeSkippingEnv } from '../support/time-skipping';
 import { FakeMailing } from './fake-activities';
 
@@ -27,7 +29,11 @@ describe('mailing workflow', function () {
   after(async () => env?.teardown());
 
   /** Runs `body` with a worker serving a fresh mailing workflow backed by `mailing`'s activities. */
-  async function withMailing(mailing: FakeMailing, body: (handle: WorkflowHandleWithFirstExecutionRunId<typeof mailingWorkflow>) => Promise<void>) {
+  async function withMailing(
+    mailing: FakeMailing,
+    body: (handle: WorkflowHandleWithFirstExecutionRunId<typeof mailingWorkflow>) => Promise<void>,
+    limitsOfRun: MailingWorkflowInput['limits'] = limits,
+  ) {
     const taskQueue = `mailing-test-${++sequence}`;
     const worker = await Worker.create({
       connection: env.nativeConnection,
@@ -40,7 +46,7 @@ describe('mailing workflow', function () {
       env.client.workflow.start(mailingWorkflow, {
         taskQueue,
         workflowId: `mailing-test-${sequence}`,
-        args: [{ mailingId: sequence, limits } satisfies MailingWorkflowInput],
+        args: [{ mailingId: sequence, limits: limitsOfRun } satisfies MailingWorkflowInput],
       });
     await worker.runUntil(async () => body(await start()));
   }
@@ -353,6 +359,74 @@ describe('mailing workflow', function () {
       assert.equal(await handle.result(), 'finished');
       const resumedAfter = mailing.batchTimes[limits.parallelBatches] - mailing.batchTimes[0];
       assert.ok(resumedAfter >= limits.outagePauseMs && resumedAfter < 2 * limits.outagePauseMs, `resumed after ${resumedAfter} ms`);
+    });
+  });
+
+  describe('progress query', () => {
+    it('answers while waiting for the start, without adding to the history', async () => {
+      const t0 = await now();
+      const mailing = new FakeMailing(new Date(t0 + HOUR), new Date(t0 + 2 * HOUR), 3);
+      await withMailing(mailing, async (handle) => {
+        while (mailing.count('readSchedule') === 0) await new Promise((r) => setTimeout(r, 50));
+        const before = (await handle.describe()).historyLength;
+        const progress = await handle.query(progressQuery);
+        assert.equal(progress.phase, 'waiting for start');
+        assert.equal(progress.startAt, mailing.schedule.startAt);
+        assert.equal(progress.pending, null);
+        assert.equal((await handle.describe()).historyLength, before);
+      });
+    });
+
+    it('counts what the send batches reported once the mailing finished', async () => {
+      const t0 = await now();
+      const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 250);
+      mailing.perBatch = 50;
+      await withMailing(mailing, async (handle) => {
+        assert.equal(await handle.result(), 'finished');
+        const progress = await handle.query(progressQuery);
+        assert.deepEqual(
+          { phase: progress.phase, sent: progress.sent, attempted: progress.attempted, failed: progress.failed, pending: progress.pending, audienceRecorded: progress.audienceRecorded },
+          { phase: 'finished', sent: 250, attempted: 250, failed: 0, pending: 0, audienceRecorded: true },
+        );
+        assert.equal(progress.batchesRun, mailing.count('sendBatch'));
+      });
+    });
+
+    it('shows a provider outage as backing off until the pause ends', async () => {
+      const t0 = await now();
+      const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 5);
+      mailing.providerDownBatches = limits.parallelBatches;
+      // Long enough that the test sees the pause (time only skips while the test awaits the result).
+      const outagePauseMs = 10 * MINUTE;
+      await withMailing(
+        mailing,
+        async (handle) => {
+          const during = await eventually(async () => {
+            const progress = await handle.query(progressQuery);
+            return progress.phase === 'backing off: provider down' ? progress : undefined;
+          });
+          assert.ok(during.backingOffUntil && Date.parse(during.backingOffUntil) > t0);
+          assert.equal(await handle.result(), 'finished');
+          const after = await handle.query(progressQuery);
+          assert.equal(after.backingOffUntil, null);
+          assert.equal(after.retried, 20 * limits.parallelBatches);
+        },
+        { ...limits, outagePauseMs },
+      );
+    });
+
+    it('keeps counting across continue-as-new', async function () {
+      this.timeout(60_000);
+      const t0 = await now();
+      const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 450);
+      mailing.perBatch = 1;
+      await withMailing(mailing, async (handle) => {
+        assert.equal(await handle.result(), 'finished');
+        assert.notEqual((await handle.describe()).runId, handle.firstExecutionRunId);
+        const progress = await handle.query(progressQuery);
+        assert.equal(progress.sent, 450);
+        assert.equal(progress.batchesRun, mailing.count('sendBatch'));
+      });
     });
   });
 });
