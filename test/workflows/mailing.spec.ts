@@ -367,13 +367,16 @@ describe('mailing workflow', function () {
       const t0 = await now();
       const mailing = new FakeMailing(new Date(t0 + HOUR), new Date(t0 + 2 * HOUR), 3);
       await withMailing(mailing, async (handle) => {
-        while (mailing.count('readSchedule') === 0) await new Promise((r) => setTimeout(r, 50));
+        // Asleep on its timer once it has read the schedule (the server answers a query between workflow tasks).
+        await eventually(async () => ((await handle.query(progressQuery)).startAt !== null ? true : undefined));
         const before = (await handle.describe()).historyLength;
         const progress = await handle.query(progressQuery);
         assert.equal(progress.phase, 'waiting for start');
         assert.equal(progress.startAt, mailing.schedule.startAt);
         assert.equal(progress.pending, null);
         assert.equal((await handle.describe()).historyLength, before);
+        // Left waiting, its timer would fire on a queue nobody polls and hold the test server's clock.
+        await handle.terminate();
       });
     });
 
