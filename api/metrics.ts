@@ -49,22 +49,44 @@ export interface DatabaseFigures {
 
 let figures: DatabaseFigures | undefined;
 
+/**
+ * Sets a gauge from the database at scrape time. When the database does not answer, the gauge shows
+ * no figure in that scrape rather than its last one, which would look current (`unknown`: no series
+ * for a labelled gauge, NaN for a plain one), and the rest of the scrape is served all the same.
+ */
+async function readInto(read: (figures: DatabaseFigures) => Promise<void>, unknown: () => void): Promise<void> {
+  if (!figures) return;
+  try {
+    await read(figures);
+  } catch {
+    unknown();
+  }
+}
+
 new Gauge({
   name: 'mailings',
-  help: 'Mailings by status (a deleted one ends cancelled unless it had ended), read from PostgreSQL at scrape time.',
+  help: 'Mailings by status, as the API lists them (deleted ones are not counted), read from PostgreSQL at scrape time.',
   labelNames: ['status'] as const,
   registers: [apiMetrics],
-  async collect() {
-    for (const [status, count] of Object.entries((await figures?.mailingsByStatus()) ?? {})) this.set({ status }, count);
+  collect() {
+    return readInto(
+      async ({ mailingsByStatus }) => {
+        for (const [status, count] of Object.entries(await mailingsByStatus())) this.set({ status }, count);
+      },
+      () => this.reset(),
+    );
   },
 });
 
 new Gauge({
   name: 'mailing_messages_pending',
-  help: 'Messages waiting to be sent, over every mailing, read from the message counters at scrape time.',
+  help: 'Messages waiting to be sent, over every mailing, read from the message counters at scrape time (NaN when PostgreSQL did not answer).',
   registers: [apiMetrics],
-  async collect() {
-    if (figures) this.set(await figures.pendingMessages());
+  collect() {
+    return readInto(
+      async ({ pendingMessages }) => this.set(await pendingMessages()),
+      () => this.set(NaN),
+    );
   },
 });
 

@@ -63,14 +63,29 @@ describe('API metrics', () => {
     const { mailingId } = await mailingWithDueMessages(db, 3);
     try {
       const text = await scrape();
-      const count = async (table: string, status: string) => Number((await db(table).where({ status }).count<{ count: string }[]>('* as count'))[0].count);
-      assert.equal(sample(text, 'mailings{status="running"}'), await count('mailings', 'running'));
-      assert.equal(sample(text, 'mailings{status="scheduled"}'), await count('mailings', 'scheduled'));
-      assert.equal(sample(text, 'mailing_messages_pending'), await count('messages', 'pending'));
+      const count = async (query: ReturnType<typeof db>) => Number((await query.count<{ count: string }[]>('* as count'))[0].count);
+      assert.equal(sample(text, 'mailings{status="running"}'), await count(db('mailings').where({ status: 'running' }).whereNull('deleted_at')));
+      assert.equal(sample(text, 'mailings{status="scheduled"}'), await count(db('mailings').where({ status: 'scheduled' }).whereNull('deleted_at')));
+      assert.equal(sample(text, 'mailings{status="cancelled"}'), undefined, 'deleted mailings are not counted');
+      assert.equal(sample(text, 'mailing_messages_pending'), await count(db('messages').where({ status: 'pending' })));
       assert.ok(sample(text, 'mailing_messages_pending')! >= 3);
     } finally {
       await db('messages').where({ mailing_id: mailingId }).update({ status: 'cancelled' });
       await db('mailings').where({ id: mailingId }).update({ status: 'cancelled', deleted_at: new Date() });
+    }
+  });
+
+  it('still serves the request and process metrics when PostgreSQL does not answer, without stale gauges', async () => {
+    await scrape(); // the gauges hold figures now
+    collectApiMetrics({ mailingsByStatus: () => Promise.reject(new Error('down')), pendingMessages: () => Promise.reject(new Error('down')) });
+    try {
+      const text = await scrape();
+      assert.ok(Number.isNaN(sample(text, 'mailing_messages_pending')));
+      assert.equal(sample(text, 'mailings{status="scheduled"}'), undefined);
+      assert.match(text, /^http_request_duration_seconds_count\{/m);
+      assert.ok(sample(text, 'process_resident_memory_bytes')! > 0);
+    } finally {
+      collectApiMetrics({ mailingsByStatus: countByStatus, pendingMessages: pendingTotal });
     }
   });
 
