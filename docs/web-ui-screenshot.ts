@@ -8,7 +8,7 @@
  *   npm run docs:screenshot
  */
 import { Client, Connection } from '@temporalio/client';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,8 +27,10 @@ const CLIENTS = 40;
 const STARTUP_TIMEOUT_MS = 180_000;
 const MAILING_TIMEOUT_MS = 180_000;
 
-async function request(url: string, method = 'GET', body?: unknown) {
-  const response = await fetch(url, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+async function request(url: string, method = 'GET', body?: unknown, apiKey?: string) {
+  const headers: Record<string, string> = body ? { 'content-type': 'application/json' } : {};
+  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+  const response = await fetch(url, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${text}`);
   return text ? JSON.parse(text) : undefined;
@@ -40,7 +42,7 @@ async function main() {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mailings-screenshot-'));
   // mkdtemp makes it 0700; as root, the postgres OS user must be able to enter it.
   await chmod(dataDir, 0o755);
-  const [port, temporalPort, uiPort, postgresPort, providerPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [port, temporalPort, uiPort, postgresPort, providerPort, oidcPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const api = `http://127.0.0.1:${port}`;
   const ui = `http://127.0.0.1:${uiPort}`;
   const { SEND_API_TOKEN: _, DATABASE_URL: __, TEMPORAL_ADDRESS: ___, ...env } = process.env;
@@ -58,6 +60,10 @@ async function main() {
       TEMPORAL_UI_PORT: String(uiPort),
       EMBEDDED_POSTGRES_PORT: String(postgresPort),
       FAKE_PROVIDER_PORT: String(providerPort),
+      OIDC_DEV_PORT: String(oidcPort),
+      API_METRICS_PORT: '0',
+      METRICS_PORT: '0',
+      SDK_METRICS_PORT: '0',
       SEND_RETRY_INITIAL_MS: '3000',
     },
     logger,
@@ -66,20 +72,22 @@ async function main() {
   });
   try {
     await waitUntilReady(stack, () => request(`${api}/readyz`), STARTUP_TIMEOUT_MS);
+    // The operator key npm start made for this data directory.
+    const key = (await readFile(path.join(dataDir, 'operator-api-key'), 'utf8')).trim();
     await request(`http://127.0.0.1:${providerPort}/control/faults`, 'PUT', { latencyMs: { min: 50, max: 400 }, errorRate: 0.3, errorStatus: 503 });
     const tag = 'spring-sale';
     for (let i = 0; i < CLIENTS; i++) {
       const phone = `79${String(100_000_000 + i * 7_919).padStart(9, '0')}`;
-      await request(`${api}/api/clients/`, 'POST', { phone_number: phone, timezone: 'Europe/Moscow', tag });
+      await request(`${api}/api/clients/`, 'POST', { phone_number: phone, timezone: 'Europe/Moscow', tag }, key);
     }
     const mailing = await request(`${api}/api/mailings/`, 'POST', {
       start_at: new Date(Date.now() + 5_000).toISOString(),
       end_at: new Date(Date.now() + 3_600_000).toISOString(),
       text: 'Spring sale: 20% off everything until Sunday. Show this message at the till.',
       filter: { tag },
-    });
+    }, key);
     const deadline = Date.now() + MAILING_TIMEOUT_MS;
-    while ((await request(`${api}/api/mailings/${mailing.id}/`)).status !== 'finished') {
+    while ((await request(`${api}/api/mailings/${mailing.id}/`, 'GET', undefined, key)).status !== 'finished') {
       if (Date.now() > deadline) throw new Error(`mailing ${mailing.id} did not finish in time`);
       await sleep(500);
     }

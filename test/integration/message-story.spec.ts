@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { loadConfig } from '../../config';
+import { temporalCliPath } from '../../stack/temporal-cli';
 import { FakeProvider, startFakeProvider } from '../../stack/fake-provider';
 import { uniqueTag, useApi } from '../support/api';
 import { eventually } from '../support/eventually';
+import { testStack } from '../support/stack';
 import { WorkerProcess } from '../support/worker-process';
 
 /** The JSON lines among a process's output (the rest, if any, is not a log line). */
@@ -17,7 +22,7 @@ function jsonLines(output: string): Record<string, unknown>[] {
   });
 }
 
-describe('logs by id', function () {
+describe('a mailing run told by its logs and its progress query', function () {
   this.timeout(120_000);
   const taskQueue = `story-${randomUUID().slice(0, 8)}`;
   const token = `secret-${randomUUID()}`;
@@ -93,5 +98,17 @@ describe('logs by id', function () {
     assert.ok(worker.logs().includes('provider request sent'), 'the worker logged its requests');
     assert.ok(!worker.logs().includes(token), "the worker's logs hold the token");
     assert.ok(!apiOutput.join('').includes(token), "the API's logs hold the token");
+  });
+
+  it("answers `temporal workflow query --type progress` with what the run's batches reported", async () => {
+    const { temporalAddress, namespace } = testStack();
+    const args = ['workflow', 'query', '--workflow-id', `mailing-${mailingId}`, '--type', 'progress', '--address', temporalAddress, '--namespace', namespace, '-o', 'json'];
+    const { stdout } = await promisify(execFile)(await temporalCliPath(loadConfig()), args);
+    const progress = JSON.parse(stdout).queryResult[0];
+    const requests = provider.received().length;
+    assert.deepEqual(
+      { phase: progress.phase, sent: progress.sent, attempted: progress.attempted, pending: progress.pending },
+      { phase: 'finished', sent: 8, attempted: requests, pending: 0 },
+    );
   });
 });
