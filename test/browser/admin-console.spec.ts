@@ -130,6 +130,95 @@ describe('admin console in Chromium', function () {
     await waitForRows(page, [clients[1].phone_number]);
   });
 
+  it('pages through a list with next and previous, each row once', async () => {
+    const { page } = browser;
+    const tag = uniqueTag('pages');
+    const phones: string[] = [];
+    for (let i = 0; i < 12; i++) phones.push((await ctx.api.createClient({ tag })).phone_number);
+
+    await open('/admin/clients');
+    await page.getByLabel('Tag (exact)').fill(tag);
+    await waitForRows(page, phones.slice(0, 12));
+    await page.getByRole('combobox', { name: 'Rows per page' }).click();
+    await page.getByRole('option', { name: '10', exact: true }).click();
+    await waitForRows(page, phones.slice(0, 10));
+    await page.getByTestId('page-range').filter({ hasText: '1–10, more follow' }).waitFor();
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await waitForRows(page, phones.slice(10));
+    await page.getByTestId('page-range').filter({ hasText: /^11–12$/ }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Next page' }).isDisabled(), true);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await waitForRows(page, phones.slice(0, 10));
+  });
+
+  it('filters the mailings list by status', async () => {
+    const { page } = browser;
+    const scheduled = await ctx.api.createMailing({ text: `scheduled ${randomUUID()}` });
+    const paused = await ctx.api.createMailing({ text: `paused ${randomUUID()}` });
+    assert.equal((await ctx.api.post(`/api/mailings/${paused.id}/pause/`)).status, 200);
+
+    await open('/admin/mailings');
+    await page.locator('table tbody tr').filter({ hasText: scheduled.text }).waitFor();
+    await chooseStatus(page, 'paused');
+    await page.locator('table tbody tr').filter({ hasText: scheduled.text }).waitFor({ state: 'detached' });
+    await page.locator('table tbody tr').filter({ hasText: paused.text }).waitFor();
+    assert.ok((await rowTexts(page)).every((row) => row.includes('paused')));
+  });
+
+  it("pauses and resumes a mailing from its page", async () => {
+    const { page } = browser;
+    const mailing = await ctx.api.createMailing();
+    await open(`/admin/mailings/${mailing.id}/show`);
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.locator('[data-status=paused]').first().waitFor();
+    assert.equal((await ctx.api.get(`/api/mailings/${mailing.id}/`)).body.status, 'paused');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.locator('[data-status=scheduled]').first().waitFor();
+    assert.equal((await ctx.api.get(`/api/mailings/${mailing.id}/`)).body.status, 'scheduled');
+  });
+
+  it('deletes a mailing only once the operator confirms', async () => {
+    const { page } = browser;
+    const mailing = await ctx.api.createMailing();
+    await open(`/admin/mailings/${mailing.id}/show`);
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').filter({ hasText: 'Delete this mailing?' }).waitFor();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    assert.equal((await ctx.api.get(`/api/mailings/${mailing.id}/`)).status, 200);
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.waitForURL(/\/admin\/mailings$/);
+    assert.equal((await ctx.api.get(`/api/mailings/${mailing.id}/`)).status, 404);
+  });
+
+  it("shows a mailing's API error next to its field: an end before the start", async () => {
+    const { page } = browser;
+    await open('/admin/mailings/create');
+    await page.getByLabel('Message text').fill('Ends before it starts');
+    await page.getByLabel(/^Start/).fill('2099-01-02T12:00');
+    await page.getByLabel(/^End/).fill('2099-01-02T11:00');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('.ra-input-end_at').filter({ hasText: /after start_at/ }).waitFor();
+    assert.match(page.url(), /\/admin\/mailings\/create$/);
+  });
+
+  it('imports clients from a CSV file and lists the rejected rows by line', async () => {
+    const { page } = browser;
+    const tag = uniqueTag('csv');
+    const phone = randomPhone();
+    const csv = `phone_number,timezone,tag\n${phone},Europe/Moscow,${tag}\nnot-a-phone,Europe/Moscow,${tag}\n`;
+
+    await open('/admin/clients');
+    await page.getByRole('button', { name: 'Import CSV' }).click();
+    await page.getByLabel('CSV file').setInputFiles({ name: 'clients.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.getByTestId('import-result').filter({ hasText: '1 created, 0 updated, 1 rejected.' }).waitFor();
+    await page.getByRole('dialog').locator('tbody tr').filter({ hasText: 'phone_number' }).filter({ hasText: /^3/ }).waitFor();
+    const imported = await ctx.api.get(`/api/clients/?tag=${encodeURIComponent(tag)}`);
+    assert.deepEqual(imported.body.items.map((c: { phone_number: string }) => c.phone_number), [phone]);
+    for (const c of imported.body.items) ctx.api.created.clients.add(c.id);
+  });
+
   it(`shows times in the operator's zone (${BROWSER_TIME_ZONE}) and names it`, async () => {
     const { page } = browser;
     const mailing = await ctx.api.createMailing({ start_at: '2099-01-02T07:00:00Z', end_at: '2099-01-02T15:00:00Z' });
