@@ -716,6 +716,11 @@ export interface components {
         /** @description The `next_cursor` of the previous page */
         Cursor: string;
         Limit: number;
+        /**
+         * @description `asc` (the default) lists from the oldest id, `desc` from the newest. A `next_cursor` continues
+         *     in the order of the page it came from: pass the same `order` with it.
+         */
+        Order: "asc" | "desc";
         /** @description Only mailings in this status */
         MailingStatus: components["schemas"]["MailingStatus"];
     };
@@ -758,6 +763,11 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page */
                 cursor?: components["parameters"]["Cursor"];
                 limit?: components["parameters"]["Limit"];
+                /**
+                 * @description `asc` (the default) lists from the oldest id, `desc` from the newest. A `next_cursor` continues
+                 *     in the order of the page it came from: pass the same `order` with it.
+                 */
+                order?: components["parameters"]["Order"];
                 tag?: components["schemas"]["Tag"];
                 mobile_operator_code?: components["schemas"]["MobileOperatorCode"];
             };
@@ -999,6 +1009,11 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page */
                 cursor?: components["parameters"]["Cursor"];
                 limit?: components["parameters"]["Limit"];
+                /**
+                 * @description `asc` (the default) lists from the oldest id, `desc` from the newest. A `next_cursor` continues
+                 *     in the order of the page it came from: pass the same `order` with it.
+                 */
+                order?: components["parameters"]["Order"];
                 /** @description Only mailings in this status */
                 status?: components["parameters"]["MailingStatus"];
             };
@@ -1146,6 +1161,11 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page */
                 cursor?: components["parameters"]["Cursor"];
                 limit?: components["parameters"]["Limit"];
+                /**
+                 * @description `asc` (the default) lists from the oldest id, `desc` from the newest. A `next_cursor` continues
+                 *     in the order of the page it came from: pass the same `order` with it.
+                 */
+                order?: components["parameters"]["Order"];
                 /** @description Only mailings in this status */
                 status?: components["parameters"]["MailingStatus"];
             };
@@ -1298,6 +1318,11 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page */
                 cursor?: components["parameters"]["Cursor"];
                 limit?: components["parameters"]["Limit"];
+                /**
+                 * @description `asc` (the default) lists from the oldest id, `desc` from the newest. A `next_cursor` continues
+                 *     in the order of the page it came from: pass the same `order` with it.
+                 */
+                order?: components["parameters"]["Order"];
             };
             header?: never;
             path: {
@@ -1329,6 +1354,11 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page */
                 cursor?: components["parameters"]["Cursor"];
                 limit?: components["parameters"]["Limit"];
+                /**
+                 * @description `asc` (the default) lists from the oldest id, `desc` from the newest. A `next_cursor` continues
+                 *     in the order of the page it came from: pass the same `order` with it.
+                 */
+                order?: components["parameters"]["Order"];
                 mailing_id?: components["schemas"]["Id"];
                 client_id?: components["schemas"]["Id"];
                 status?: components["schemas"]["MessageStatus"];

@@ -4,7 +4,7 @@ import { Model } from 'objection';
 import type { PoolClient } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { components } from '../api/schema';
-import { afterId, Page, PageRequest, toPage } from './page';
+import { keysetPage, Page, PageRequest, toPage } from './page';
 
 export type Client = components['schemas']['Client'];
 export type ClientFields = Omit<Client, 'id'>;
@@ -49,11 +49,7 @@ export interface ClientFilter {
 }
 
 export async function listClients(filter: ClientFilter, page: PageRequest): Promise<Page<Client>> {
-  const query = ClientRow.query()
-    .select(columns)
-    .where('id', '>', afterId(page))
-    .orderBy('id')
-    .limit(page.limit + 1);
+  const query = keysetPage(ClientRow.query().select(columns), page);
   if (filter.tag !== undefined) query.where('tag', filter.tag);
   if (filter.mobile_operator_code !== undefined) query.where('mobile_operator_code', filter.mobile_operator_code);
   return toPage((await query).map(toClient), page.limit);

@@ -1,6 +1,6 @@
 import { Model } from 'objection';
 import type { components } from '../api/schema';
-import { afterId, Page, PageRequest, toPage } from './page';
+import { keysetPage, Page, PageRequest, toPage } from './page';
 
 export type Mailing = components['schemas']['Mailing'];
 export type MailingStatus = Mailing['status'];
@@ -71,9 +71,9 @@ export interface MailingListFilter {
 }
 
 export async function listMailings(page: PageRequest, filter: MailingListFilter = {}): Promise<Page<Mailing>> {
-  const query = live().select(columns).where('id', '>', afterId(page));
+  const query = live().select(columns);
   if (filter.status) query.where('status', filter.status);
-  const rows = await query.orderBy('id').limit(page.limit + 1);
+  const rows = await keysetPage(query, page);
   return toPage(rows.map(toMailing), page.limit);
 }
 

@@ -3,7 +3,7 @@ import { Model } from 'objection';
 import type { components } from '../api/schema';
 import { retryOnConflict } from './database';
 import type { AudienceFilter } from './mailings';
-import { afterId, Page, PageRequest, toPage } from './page';
+import { keysetPage, Page, PageRequest, toPage } from './page';
 
 export type Message = components['schemas']['Message'];
 export type MessageStatus = Message['status'];
@@ -246,12 +246,7 @@ export interface MessageFilter {
 }
 
 export async function listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<Message>> {
-  const rows = await MessageRow.query()
-    .select(columns)
-    .where(filter)
-    .where('id', '>', afterId(page))
-    .orderBy('id')
-    .limit(page.limit + 1);
+  const rows = await keysetPage(MessageRow.query().select(columns).where(filter), page);
   return toPage((rows as unknown as Record<string, unknown>[]).map(toMessage), page.limit);
 }
 

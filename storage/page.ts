@@ -5,6 +5,8 @@
 export interface PageRequest {
   cursor?: string;
   limit: number;
+  /** By id from the oldest (the default) or from the newest; a cursor continues in its page's order. */
+  order?: 'asc' | 'desc';
 }
 
 export interface Page<T> {
@@ -12,8 +14,22 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-export function afterId(request: PageRequest): number {
-  return request.cursor ? Number(request.cursor) : 0;
+interface KeysetQuery {
+  where(column: string, operator: string, value: number): unknown;
+  orderBy(column: string, order: 'asc' | 'desc'): unknown;
+  limit(limit: number): unknown;
+}
+
+/**
+ * One page of `query`: the rows after the cursor in the page's order, one more than asked (see
+ * toPage). Every list's index ends in id, so either direction reads only the rows it returns.
+ */
+export function keysetPage<Q extends KeysetQuery>(query: Q, request: PageRequest): Q {
+  const descending = request.order === 'desc';
+  if (request.cursor) query.where('id', descending ? '<' : '>', Number(request.cursor));
+  query.orderBy('id', descending ? 'desc' : 'asc');
+  query.limit(request.limit + 1);
+  return query;
 }
 
 /** Callers fetch `limit + 1` rows; the extra row only tells whether another page exists. */

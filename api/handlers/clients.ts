@@ -28,8 +28,8 @@ function clientInputCheck(api: OpenAPIBackend): clients.CheckClientInput {
 
 export const clientHandlers = {
   listClients: async (c: Context, ctx: Koa.Context) => {
-    const { cursor, limit = 100, ...filter } = c.request.query as Query<'listClients'>;
-    ctx.body = await clients.listClients(filter, { cursor, limit });
+    const { cursor, limit = 100, order, ...filter } = c.request.query as Query<'listClients'>;
+    ctx.body = await clients.listClients(filter, { cursor, limit, order });
   },
 
   createClient: async (c: Context<ClientInput>, ctx: Koa.Context) => {

@@ -13,8 +13,8 @@ const id = (c: Context) => Number(c.request.params.id);
 export function mailingHandlers(mailings: MailingService) {
   return {
     listMailings: async (c: Context, ctx: Koa.Context) => {
-      const { cursor, limit = 100, status } = c.request.query as Query<'listMailings'>;
-      ctx.body = await mailings.list({ cursor, limit }, { status });
+      const { cursor, limit = 100, order, status } = c.request.query as Query<'listMailings'>;
+      ctx.body = await mailings.list({ cursor, limit, order }, { status });
     },
 
     createMailing: async (c: Context<MailingInput>, ctx: Koa.Context) => {
@@ -54,13 +54,13 @@ export function mailingHandlers(mailings: MailingService) {
     },
 
     getMailingsSummary: async (c: Context, ctx: Koa.Context) => {
-      const { cursor, limit = 100, status } = c.request.query as Query<'getMailingsSummary'>;
-      ctx.body = await mailings.summary({ cursor, limit }, { status });
+      const { cursor, limit = 100, order, status } = c.request.query as Query<'getMailingsSummary'>;
+      ctx.body = await mailings.summary({ cursor, limit, order }, { status });
     },
 
     getMailingInfo: async (c: Context, ctx: Koa.Context) => {
-      const { cursor, limit = 100 } = c.request.query as Query<'getMailingInfo'>;
-      ctx.body = await mailings.info(id(c), { cursor, limit });
+      const { cursor, limit = 100, order } = c.request.query as Query<'getMailingInfo'>;
+      ctx.body = await mailings.info(id(c), { cursor, limit, order });
     },
   };
 }

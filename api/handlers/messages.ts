@@ -7,8 +7,8 @@ type Query = NonNullable<operations['listMessages']['parameters']['query']>;
 
 export const messageHandlers = {
   listMessages: async (c: Context, ctx: Koa.Context) => {
-    const { cursor, limit = 100, ...filter } = c.request.query as Query;
-    ctx.body = await messages.listMessages(filter, { cursor, limit });
+    const { cursor, limit = 100, order, ...filter } = c.request.query as Query;
+    ctx.body = await messages.listMessages(filter, { cursor, limit, order });
   },
 
   getMessage: async (c: Context, ctx: Koa.Context) => {

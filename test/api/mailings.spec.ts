@@ -89,6 +89,19 @@ describe('mailings API', () => {
       assert.deepEqual(res.body.items.map((m: { id: number }) => m.id), [paused.id]);
     });
 
+    it('lists newest first with order=desc, and its next_cursor continues towards older ones', async () => {
+      const ids = [(await ctx.api.createMailing()).id, (await ctx.api.createMailing()).id, (await ctx.api.createMailing()).id];
+      const page1 = await ctx.api.get(`/api/mailings/?order=desc&cursor=${ids[2] + 1}&limit=2`);
+      assert.deepEqual(page1.body.items.map((m: { id: number }) => m.id), [ids[2], ids[1]]);
+      assert.equal(page1.body.next_cursor, String(ids[1]));
+      const page2 = await ctx.api.get(`/api/mailings/?order=desc&cursor=${page1.body.next_cursor}&limit=1`);
+      assert.deepEqual(page2.body.items.map((m: { id: number }) => m.id), [ids[0]]);
+    });
+
+    it('refuses an unknown order with 400, naming query.order', async () => {
+      assertProblem(await ctx.api.get('/api/mailings/?order=newest'), 400, 'query.order');
+    });
+
     it('refuses an unknown status with 400, naming query.status', async () => {
       assertProblem(await ctx.api.get('/api/mailings/?status=sleeping'), 400, 'query.status');
     });
