@@ -53,9 +53,11 @@ async function keysetPage<T>(path: string, filter: Record<string, unknown>, page
   }
 }
 
-function listFilter(resource: string, params: GetListParams): Record<string, unknown> {
+/** The list's filters the API knows, and its order: the API sorts by id only, either way. */
+function listQuery(resource: string, params: Pick<GetListParams, 'filter' | 'sort'>): Record<string, unknown> {
   const allowed = LIST_FILTERS[resource] ?? [];
-  return Object.fromEntries(Object.entries(params.filter ?? {}).filter(([key]) => allowed.includes(key)));
+  const filters = Object.entries(params.filter ?? {}).filter(([key]) => allowed.includes(key));
+  return { ...Object.fromEntries(filters), order: params.sort?.field === 'id' && params.sort.order === 'ASC' ? 'asc' : 'desc' };
 }
 
 /** A PATCH of what the form changed: untouched fields are not sent (a running mailing refuses a start_at). */
@@ -82,7 +84,7 @@ export type AppDataProvider = DataProvider & MailingsApi;
 export const dataProvider: AppDataProvider = {
   async getList<R extends RaRecord>(resource: string, params: GetListParams) {
     const { page = 1, perPage = 25 } = params.pagination ?? {};
-    const { items, hasNext } = await keysetPage<R>(collection(resource), listFilter(resource, params), page, perPage);
+    const { items, hasNext } = await keysetPage<R>(collection(resource), listQuery(resource, params), page, perPage);
     return { data: items, pageInfo: { hasNextPage: hasNext, hasPreviousPage: page > 1 } };
   },
 
@@ -99,7 +101,7 @@ export const dataProvider: AppDataProvider = {
   async getManyReference<R extends RaRecord>(resource: string, params: GetManyReferenceParams) {
     const filter = { ...params.filter, [params.target]: params.id };
     const { page = 1, perPage = 25 } = params.pagination ?? {};
-    const { items, hasNext } = await keysetPage<R>(collection(resource), listFilter(resource, { ...params, filter }), page, perPage);
+    const { items, hasNext } = await keysetPage<R>(collection(resource), listQuery(resource, { ...params, filter }), page, perPage);
     return { data: items, pageInfo: { hasNextPage: hasNext, hasPreviousPage: page > 1 } };
   },
 

@@ -14,10 +14,15 @@ async function rowTexts(page: Page): Promise<string[]> {
 
 /** Waits until the list on screen shows exactly the rows that contain each of `expected`, in order. */
 async function waitForRows(page: Page, expected: string[]): Promise<string[]> {
-  return eventually(async () => {
-    const rows = await rowTexts(page);
-    return rows.length === expected.length && expected.every((text, i) => rows[i].includes(text)) ? rows : undefined;
-  }, 20_000);
+  let rows: string[] = [];
+  try {
+    return await eventually(async () => {
+      rows = await rowTexts(page);
+      return rows.length === expected.length && expected.every((text, i) => rows[i].includes(text)) ? rows : undefined;
+    }, 20_000);
+  } catch {
+    assert.fail(`expected rows with ${JSON.stringify(expected)}, the list shows ${JSON.stringify(rows)}`);
+  }
 }
 
 /** react-admin's "no results" state: the filters match nothing. */
@@ -106,7 +111,7 @@ describe('admin console in Chromium', function () {
 
     await open('/admin/clients');
     await page.getByLabel('Tag (exact)').fill(tag);
-    await waitForRows(page, [first.phone_number, second.phone_number]);
+    await waitForRows(page, [second.phone_number, first.phone_number]); // newest first
     await page.getByLabel('Operator code').fill('902');
     await waitForRows(page, [second.phone_number]);
   });
@@ -120,7 +125,7 @@ describe('admin console in Chromium', function () {
 
     await open('/admin/messages');
     await page.getByLabel('Mailing #').fill(String(mailing.id));
-    await waitForRows(page, clients.map((c) => c.phone_number));
+    await waitForRows(page, clients.map((c) => c.phone_number).reverse()); // newest first
     await page.getByLabel('Client #').fill(String(clients[1].id));
     const [row] = await waitForRows(page, [clients[1].phone_number]);
     assert.match(row, /sent/);
@@ -134,7 +139,7 @@ describe('admin console in Chromium', function () {
     const { page } = browser;
     const tag = uniqueTag('pages');
     const phones: string[] = [];
-    for (let i = 0; i < 12; i++) phones.push((await ctx.api.createClient({ tag })).phone_number);
+    for (let i = 0; i < 12; i++) phones.unshift((await ctx.api.createClient({ tag })).phone_number); // newest first
 
     await open('/admin/clients');
     await page.getByLabel('Tag (exact)').fill(tag);

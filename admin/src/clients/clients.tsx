@@ -21,9 +21,9 @@ const Actions = () => (
 );
 
 export const ClientList = () => (
-  <List filters={filters} actions={<Actions />} sort={{ field: 'id', order: 'ASC' }} perPage={25} pagination={<CursorPagination />} title="Clients">
+  <List filters={filters} actions={<Actions />} sort={{ field: 'id', order: 'DESC' }} perPage={25} pagination={<CursorPagination />} title="Clients">
     <Datagrid rowClick={false} bulkActionButtons={false}>
-      <NumberField source="id" label="#" sortable={false} />
+      <NumberField source="id" label="#" />
       <TextField source="phone_number" label="Phone" sortable={false} />
       <TextField source="mobile_operator_code" label="Operator code" sortable={false} />
       <TextField source="tag" label="Tag" sortable={false} emptyText="—" />

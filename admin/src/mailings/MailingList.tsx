@@ -12,11 +12,11 @@ const Actions = () => (
   </TopToolbar>
 );
 
-/** Mailings in id order (the API's keyset order): no column sorts. */
+/** Newest first; the API sorts by id only, so only the # column sorts (either way). */
 export const MailingList = () => (
-  <List filters={filters} actions={<Actions />} sort={{ field: 'id', order: 'ASC' }} perPage={25} pagination={<CursorPagination />} title="Mailings">
+  <List filters={filters} actions={<Actions />} sort={{ field: 'id', order: 'DESC' }} perPage={25} pagination={<CursorPagination />} title="Mailings">
     <Datagrid rowClick="show" bulkActionButtons={false}>
-      <NumberField source="id" label="#" sortable={false} />
+      <NumberField source="id" label="#" />
       <StatusField label="Status" />
       <TextField source="text" label="Text" sortable={false} sx={{ display: 'block', maxWidth: 320, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }} />
       <InstantField source="start_at" label="Starts" />

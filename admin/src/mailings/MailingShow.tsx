@@ -8,7 +8,6 @@ import {
   DeleteButton,
   EditButton,
   FunctionField,
-  Labeled,
   List,
   Show,
   SimpleShowLayout,
@@ -20,6 +19,7 @@ import {
   useRecordContext,
   useRefresh,
 } from 'react-admin';
+import type { ReactNode } from 'react';
 import type { Mailing, MailingInfo, StatusCounts } from '../api-types';
 import type { AppDataProvider } from '../dataProvider';
 import { describeFilter, describeWindow, formatInstant, InstantField, StatusField } from '../format';
@@ -97,6 +97,17 @@ export function handledShare(counts: StatusCounts): { handled: number; total: nu
   return { handled: total - counts.pending, total };
 }
 
+function Stat({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <>
+      <Typography variant="caption" color="text.secondary">
+        {label}
+      </Typography>
+      <Typography variant="body1">{children}</Typography>
+    </>
+  );
+}
+
 function Statistics() {
   const mailing = useRecordContext<Mailing>();
   const dataProvider = useDataProvider<AppDataProvider>();
@@ -125,24 +136,16 @@ function Statistics() {
         </Box>
         <Grid container spacing={2}>
           <Grid size={{ xs: 12, sm: 6, md: 3 }}>
-            <Labeled label="Send rate (last minute)">
-              <span>{progress.rate_per_second.toFixed(1)} messages/s</span>
-            </Labeled>
+            <Stat label="Send rate (last minute)">{progress.rate_per_second.toFixed(1)} messages/s</Stat>
           </Grid>
           <Grid size={{ xs: 12, sm: 6, md: 3 }}>
-            <Labeled label="Estimated finish">
-              <span>{formatInstant(progress.estimated_finish_at)}</span>
-            </Labeled>
+            <Stat label="Estimated finish">{formatInstant(progress.estimated_finish_at)}</Stat>
           </Grid>
           <Grid size={{ xs: 12, sm: 6, md: 3 }}>
-            <Labeled label="First sent">
-              <span>{formatInstant(info.first_sent_at)}</span>
-            </Labeled>
+            <Stat label="First sent">{formatInstant(info.first_sent_at)}</Stat>
           </Grid>
           <Grid size={{ xs: 12, sm: 6, md: 3 }}>
-            <Labeled label="Last sent">
-              <span>{formatInstant(info.last_sent_at)}</span>
-            </Labeled>
+            <Stat label="Last sent">{formatInstant(info.last_sent_at)}</Stat>
           </Grid>
         </Grid>
       </CardContent>
@@ -159,7 +162,7 @@ function MailingMessages() {
       <List
         resource="messages"
         filter={{ mailing_id: mailing.id }}
-        sort={{ field: 'id', order: 'ASC' }}
+        sort={{ field: 'id', order: 'DESC' }}
         perPage={25} pagination={<CursorPagination />}
         disableSyncWithLocation
         storeKey={false}

@@ -13,7 +13,7 @@ const filters = [
 export function MessageColumns({ showMailing = true }: { showMailing?: boolean }) {
   return (
     <Datagrid bulkActionButtons={false} rowClick={false}>
-      <NumberField source="id" label="Message #" sortable={false} />
+      <NumberField source="id" label="Message #" />
       {showMailing && <ReferenceField source="mailing_id" reference="mailings" label="Mailing" link="show" sortable={false} />}
       <FunctionField<Message> label="Client" render={(m) => (m.client_id === null ? 'deleted' : `#${m.client_id}`)} />
       <TextField source="phone" label="Phone" sortable={false} emptyText="—" />
@@ -27,7 +27,7 @@ export function MessageColumns({ showMailing = true }: { showMailing?: boolean }
 }
 
 export const MessageList = () => (
-  <List filters={filters} sort={{ field: 'id', order: 'ASC' }} perPage={25} pagination={<CursorPagination />} title="Messages" actions={false}>
+  <List filters={filters} sort={{ field: 'id', order: 'DESC' }} perPage={25} pagination={<CursorPagination />} title="Messages" actions={false}>
     <MessageColumns />
   </List>
 );
