@@ -98,6 +98,13 @@ function failureResult(error: unknown, abandoned: AbortSignal, timedOut: boolean
 // Undici answers only final statuses; one past 599 counts as 5xx.
 const statusClass = (status: number) => `${Math.min(5, Math.max(2, Math.floor(status / 100)))}xx` as ProviderResult;
 
+/** One request's answer (HTTP status when there was one), with its duration; the token is never logged. */
+function logAnswer(logger: Logger, message: OutgoingMessage, startedAt: number, delivery: Delivery, status?: number): void {
+  const error = 'error' in delivery ? delivery.error : undefined;
+  const durationMs = Math.round(performance.now() - startedAt);
+  logger.debug({ messageId: message.id, mailingId: message.mailingId, status, result: delivery.result, error, durationMs }, 'provider answered');
+}
+
 // How often requests are checked against their deadline: a request lasts at most timeoutMs plus this.
 const DEADLINE_SWEEP_MS = 50;
 
@@ -118,12 +125,9 @@ export function createProvider({ url, token, timeoutMs, connections, logger }: P
 
   return {
     async send(message, signal) {
-      const ids = { messageId: message.id, mailingId: message.mailingId };
       const debug = logger?.isLevelEnabled('debug') ? logger : undefined;
       const startedAt = performance.now();
-      const answered = (fields: { status?: number; result: Delivery['result']; error?: string }) =>
-        debug?.debug({ ...ids, ...fields, durationMs: Math.round(performance.now() - startedAt) }, 'provider answered');
-      debug?.debug({ ...ids, method: 'POST', path: `/send/${message.id}` }, 'provider request sent');
+      debug?.debug({ messageId: message.id, mailingId: message.mailingId, method: 'POST', path: `/send/${message.id}` }, 'provider request sent');
       const controller = new AbortController();
       const abandon = () => controller.abort(signal.reason);
       signal.addEventListener('abort', abandon, { once: true });
@@ -142,13 +146,13 @@ export function createProvider({ url, token, timeoutMs, connections, logger }: P
         const body = await response.body.text();
         result = statusClass(response.statusCode);
         const delivery = classifyStatus(response.statusCode, body, response.headers['retry-after']);
-        answered({ status: response.statusCode, result: delivery.result, error: 'error' in delivery ? delivery.error : undefined });
+        if (debug) logAnswer(debug, message, startedAt, delivery, response.statusCode);
         return delivery;
       } catch (error) {
         const timedOut = controller.signal.aborted && !signal.aborted;
         result = failureResult(error, signal, timedOut);
         const delivery = classifyError(error, signal, timedOut);
-        answered({ result: delivery.result, error: 'error' in delivery ? delivery.error : undefined });
+        if (debug) logAnswer(debug, message, startedAt, delivery);
         return delivery;
       } finally {
         timed(result);
