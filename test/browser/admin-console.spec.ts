@@ -207,6 +207,30 @@ describe('admin console in Chromium', function () {
     assert.match(page.url(), /\/admin\/mailings\/create$/);
   });
 
+  it("edits a scheduled mailing's text and send window, changing nothing else", async () => {
+    const { page } = browser;
+    const mailing = await ctx.api.createMailing({ filter: { tag: 'vip' } });
+    await open(`/admin/mailings/${mailing.id}`);
+    await page.getByLabel('Message text').fill('Edited in the console');
+    await page.getByLabel('Not before').fill('09:00');
+    await page.getByLabel('Not after').fill('21:00');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.waitForURL(new RegExp(`/admin/mailings/${mailing.id}/show$`));
+    await page.getByText("09:00–21:00 in each client's time zone").waitFor();
+    const stored = (await ctx.api.get(`/api/mailings/${mailing.id}/`)).body;
+    assert.deepEqual(stored, { ...mailing, text: 'Edited in the console', send_window: { from: '09:00', to: '21:00' } });
+  });
+
+  it("shows the API's error about one filter value under the filter's input", async () => {
+    const { page } = browser;
+    await open('/admin/mailings/create');
+    await page.getByLabel('Message text').fill('A tag too long');
+    await page.getByLabel('Client tags').fill('x'.repeat(65));
+    await page.getByLabel('Client tags').press('Enter');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('.ra-input-filter\\.tag').filter({ hasText: 'value 1 must NOT have more than 64 characters' }).waitFor();
+  });
+
   it('imports clients from a CSV file and lists the rejected rows by line', async () => {
     const { page } = browser;
     const tag = uniqueTag('csv');
