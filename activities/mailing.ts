@@ -82,7 +82,11 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
 
     /** Sends up to `limit` due messages of a mailing; see SendBatch. */
     async sendBatch(mailingId: number, limit: number): Promise<BatchReport> {
-      const report = await new SendBatch({ activity: Context.current(), provider, rateLimiter, slots, policy, logger }, mailingId, limit).run();
+      const activity = Context.current();
+      // Its lines (and its messages') name the run and the attempt, as the Web UI shows them.
+      const { workflowExecution, activityId, attempt } = activity.info;
+      const batchLogger = logger.child({ workflowId: workflowExecution?.workflowId, activityId, attempt });
+      const report = await new SendBatch({ activity, provider, rateLimiter, slots, policy, logger: batchLogger }, mailingId, limit).run();
       if (report.providerDown) countOutageBackoff();
       return report;
     },
