@@ -68,6 +68,11 @@ describe('a mailing run told by its logs and its progress query', function () {
       return lines.some((line) => line.outcome === 'sent') ? lines : undefined;
     }, 10_000);
     assert.ok(story.every((line) => line.mailingId === mailingId), 'every line of the message names its mailing');
+    const claims = story.filter((line) => line.msg === 'message claimed');
+    assert.ok(
+      claims.length > 0 && claims.every((line) => line.workflowId === `mailing-${mailingId}` && typeof line.activityId === 'string' && typeof line.attempt === 'number'),
+      'each claim names its send batch',
+    );
     const steps = story.map((line) => (line.msg === 'provider answered' ? `${line.msg} ${line.status}` : line.msg === 'send outcome recorded' ? `${line.msg}: ${line.outcome}` : line.msg));
     // One round per request the provider received for it: 503s, then the 200.
     const expected = provider
