@@ -117,7 +117,8 @@ function methodsByPath(contract: OpenAPIBackend): (path: string) => string[] | u
 export async function createApp({ logger, services, maxBodyBytes, auth, importMaxBytes = DEFAULT_IMPORT_MAX_BYTES }: AppOptions): Promise<Koa> {
   const contract = createContract();
   await contract.init();
-  const access = await createAuth(auth);
+  const app = new Koa();
+  const access = createAuth(app, auth, logger);
   const allowedMethods = methodsByPath(contract);
   contract.register({
     ...withLogIds(operations(services)),
@@ -142,7 +143,6 @@ export async function createApp({ logger, services, maxBodyBytes, auth, importMa
   const router = new Router({ strict: true });
   docs(router);
 
-  const app = new Koa();
   app.use(requestMetrics(contract));
   app.use(requestLog(logger));
   app.use(problems());

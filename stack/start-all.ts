@@ -1,11 +1,10 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../config/logger';
 import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 import { migrateLatest } from '../storage/migrate';
 import { ensureAdminBuilt } from './admin-build';
-import { devOperatorKey } from './dev-api-key';
+import { startDevSignIn } from './dev-sign-in';
 import { startFakeProvider } from './fake-provider';
 import { startMailSink } from './mail-sink';
 import { startNodePart } from './node-part';
@@ -32,8 +31,8 @@ const SERVICES = [
 /**
  * Starts, in dependency order, whatever is not configured: embedded Postgres without DATABASE_URL,
  * the Temporal dev server without TEMPORAL_ADDRESS, the fake SMS provider without SEND_API_TOKEN, an
- * SMTP sink for the daily statistics e-mail without SMTP_URL;
- * migrates; then runs the worker and the API as children, pointed at all of it through their env.
+ * SMTP sink for the daily statistics e-mail without SMTP_URL, the development identity provider
+ * without OIDC_ISSUER; migrates; makes an operator API key; then runs the worker and the API as children, pointed at all of it through their env.
  * Each started part goes into `parts` at once, so a failure or Ctrl-C mid-way stops what is up.
  */
 export async function startAll(config: Config, logger: Logger, parts: Parts, signals: StopSignals): Promise<void> {
@@ -97,10 +96,10 @@ export async function startAll(config: Config, logger: Logger, parts: Parts, sig
   logger.info({ applied }, applied.length ? 'migrations applied' : 'schema is up to date');
   signals.throwIfRequested();
 
-  await mkdir(dataDir, { recursive: true });
-  const operatorKey = await devOperatorKey(env.DATABASE_URL!, dataDir);
-  summary.push(`API key        ${operatorKey} (operator; kept in ${path.join(dataDir, 'operator-api-key')})`);
-  summary.push(`               curl -H 'Authorization: Bearer ${operatorKey}' http://localhost:${config.PORT}/api/clients/`);
+  const signIn = await startDevSignIn(config, dataDir, env.DATABASE_URL!, parts);
+  Object.assign(env, signIn.env);
+  summary.push(...signIn.summary);
+  signals.throwIfRequested();
 
   for (const { name, entry, flags, stopTimeoutMs } of SERVICES) {
     const child = await startNodePart(parts, { name, entry, flags, env, logger, stopTimeoutMs });

@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import knex from 'knex';
+import { authOptions } from '../../api/auth/options';
+import { ConfigError, loadConfig } from '../../config';
 import { freePort } from '../../stack/free-port';
 import { repoRoot } from '../../stack/repo-root';
 import { migrateLatest } from '../../storage/migrate';
@@ -81,6 +83,24 @@ describe('the production API at start', () => {
     assert.equal(res.status, 200, await res.text());
   });
 
+  it('starts with an OpenID Connect issuer and no API key, before the issuer can be reached (it is discovered on first use)', async () => {
+    const port = await freePort();
+    const api = startApi({
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      OIDC_ISSUER: `http://127.0.0.1:${await freePort()}`,
+      OIDC_CLIENT_ID: 'mailing-service',
+      OIDC_CLIENT_SECRET: 'secret',
+      SESSION_SECRET: 'x'.repeat(32),
+    });
+    children.push(api.child);
+    await api.listening;
+    assert.equal((await fetch(`http://127.0.0.1:${port}/api/clients/`)).status, 401);
+    const login = await fetch(`http://127.0.0.1:${port}/auth/login`, { redirect: 'manual' });
+    assert.equal(login.status, 503);
+    assert.doesNotMatch(api.output(), /SESSION_SECRET|"secret"/);
+  });
+
   it('starts once an API key exists, and answers 401 without it and 200 with it', async () => {
     const cli = spawn(process.execPath, ['--import', 'tsx', 'api/auth/api-key-cli.ts', 'create', '--name', 'first', '--role', 'operator'], {
       cwd: repoRoot,
@@ -96,5 +116,35 @@ describe('the production API at start', () => {
     await api.listening;
     assert.equal((await fetch(`http://127.0.0.1:${port}/api/clients/`)).status, 401);
     assert.equal((await fetch(`http://127.0.0.1:${port}/api/clients/`, { headers: { authorization: `Bearer ${key.trim()}` } })).status, 200);
+  });
+});
+
+describe('sign-in settings', () => {
+  const issuer = { OIDC_ISSUER: 'https://sso.example.com/realms/ops' };
+
+  it('refuses an issuer without the client id, client secret and session secret, naming them', () => {
+    assert.throws(() => loadConfig(issuer), (error: Error) => error instanceof ConfigError && /OIDC_CLIENT_ID/.test(error.message));
+    assert.throws(() => loadConfig({ ...issuer, OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's' }), /SESSION_SECRET/);
+  });
+
+  it('refuses a session secret shorter than 32 characters', () => {
+    assert.throws(() => loadConfig({ ...issuer, OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's', SESSION_SECRET: 'short' }), /SESSION_SECRET must NOT have fewer than 32 characters/);
+  });
+
+  it('refuses a PUBLIC_URL with a path', () => {
+    assert.throws(() => loadConfig({ PUBLIC_URL: 'https://mailings.example.com/app' }), /PUBLIC_URL/);
+  });
+
+  it('reads the role values as comma-separated lists, and the audience as the client id unless given', () => {
+    const options = authOptions(loadConfig({ ...issuer, OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's', SESSION_SECRET: 'x'.repeat(32), OIDC_OPERATOR_VALUES: 'ops, admins', PORT: '9000' }));
+    assert.ok(!options.disabled && options.oidc);
+    assert.deepEqual(options.oidc.operatorValues, ['ops', 'admins']);
+    assert.deepEqual(options.oidc.viewerValues, ['viewer']);
+    assert.equal(options.oidc.audience, 'c');
+    assert.equal(options.oidc.publicUrl, 'http://localhost:9000');
+  });
+
+  it('lets AUTH_DISABLED win over everything else', () => {
+    assert.deepEqual(authOptions(loadConfig({ AUTH_DISABLED: 'true' })), { disabled: true });
   });
 });

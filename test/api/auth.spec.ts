@@ -51,6 +51,12 @@ describe('authentication', () => {
       });
     }
 
+    it('answers /auth/login 404 when no OpenID Connect provider is configured (API keys only)', async () => {
+      const res = await ctx.api.as(null).get('/auth/login');
+      assertProblem(res, 404);
+      assert.match(res.body.detail, /OIDC_ISSUER/);
+    });
+
     it('answers /auth/me 401', async () => {
       const res = await ctx.api.as(null).get('/auth/me');
       assertProblem(res, 401);

@@ -215,11 +215,12 @@ export interface ApiContext {
   temporal: TemporalClient;
 }
 
-interface Running extends ApiContext {
+export interface RunningApi extends ApiContext {
   close(): Promise<void>;
 }
 
-async function start(options: ApiOptions): Promise<Running> {
+/** The app on 127.0.0.1 at `port` (a free one when not given), until `close()`; `useApi()` is the usual way in. */
+export async function startApi(options: ApiOptions & { port?: number }): Promise<RunningApi> {
   const config = loadConfig();
   const databaseUrl = process.env.DATABASE_URL;
   const temporalAddress = process.env.TEMPORAL_ADDRESS;
@@ -257,7 +258,7 @@ async function start(options: ApiOptions): Promise<Running> {
     },
   });
   const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s)).once('error', reject);
+    const s = app.listen(options.port ?? 0, '127.0.0.1', () => resolve(s)).once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
 
@@ -292,7 +293,7 @@ async function start(options: ApiOptions): Promise<Running> {
  * it are all known once mocha has loaded the files, so the last of them to finish closes it, before the
  * root hooks stop PostgreSQL and Temporal.
  */
-let shared: Promise<Running> | undefined;
+let shared: Promise<RunningApi> | undefined;
 let users = 0;
 let fallbackRegistered = false;
 
@@ -314,9 +315,9 @@ export function useApi(options: ApiOptions = {}): ApiContext {
   before(async function () {
     this.timeout(60_000);
     const suite = this.test!.parent!;
-    let running: Promise<Running>;
+    let running: Promise<RunningApi>;
     if (own) {
-      running = start(options);
+      running = startApi(options);
       // Added now, it runs after the after hooks the describe declared itself.
       suite.afterAll('close the API under test', async function () {
         this.timeout(60_000);
@@ -335,7 +336,7 @@ export function useApi(options: ApiOptions = {}): ApiContext {
         this.timeout(60_000);
         if (--users === 0) await closeShared();
       });
-      running = shared ??= start(options);
+      running = shared ??= startApi(options);
     }
     const { api, mailings, temporal } = await running;
     Object.assign(holder, { api, mailings, temporal });
