@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Model } from 'objection';
 import { assertProblem, randomPhone, startApi, type Api, type RunningApi } from '../support/api';
 import { TEST_SESSION_SECRET } from '../support/sign-in';
 import { startTokenIssuer, type TokenIssuer } from '../support/token-issuer';
@@ -33,6 +34,7 @@ describe('access tokens', () => {
     });
     api = running.api;
   });
+  beforeEach(() => Model.knex(api.db)); // objection's models share one global knex; another describe may have moved it
   after(async function () {
     this.timeout(60_000);
     await running?.close();

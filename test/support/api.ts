@@ -340,6 +340,9 @@ export function useApi(options: ApiOptions = {}): ApiContext {
     }
     const { api, mailings, temporal } = await running;
     Object.assign(holder, { api, mailings, temporal });
+    // The describe's own before hooks come next and may call the API: its models must use this app's pool,
+    // not that of an app another describe has closed.
+    Model.knex(api.db);
   });
   beforeEach(() => {
     // objection's models share one global knex; another test file may have pointed it elsewhere.

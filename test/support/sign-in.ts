@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Model } from 'objection';
 import type { Role } from '../../domain/roles';
 import { startDevIdentityProvider, type DevIdentityProvider } from '../../stack/dev-identity-provider';
 import { freePort } from '../../stack/free-port';
@@ -66,6 +67,10 @@ export function useSignInApi(options: Omit<ApiOptions, 'auth'> = {}): SignInCont
     this.timeout(60_000);
     started = await startSignInApi(options);
     Object.assign(holder, { api: started.api, idp: started.idp, publicUrl: started.publicUrl });
+  });
+  beforeEach(() => {
+    // objection's models share one global knex; another test file may have pointed it elsewhere.
+    Model.knex(holder.api.db);
   });
   after(async function () {
     this.timeout(60_000);
