@@ -12,6 +12,8 @@ export const API_KEY_PREFIX = 'msk_';
 
 export const isApiKey = (credential: string) => credential.startsWith(API_KEY_PREFIX);
 
+const USE_NOTED_EVERY_MS = 60_000;
+
 /** SHA-256 of the whole key: keys are 256 random bits, so a slow password hash would add nothing. */
 const hashOf = (key: string) => createHash('sha256').update(key).digest('hex');
 
@@ -43,7 +45,10 @@ export async function revokeApiKey(nameOrId: string): Promise<ApiKeyRecord> {
 export async function principalOfApiKey(key: string): Promise<Principal | undefined> {
   const record = await store.findActiveApiKey(hashOf(key));
   if (!record || !isRole(record.role)) return undefined;
-  void store.noteApiKeyUse(record.id).catch(() => undefined); // bookkeeping: a failed write must not refuse the request
+  // Bookkeeping, at most once a minute per key (no write per request); a failed write must not refuse the request.
+  if (!record.last_used_at || Date.now() - record.last_used_at.getTime() > USE_NOTED_EVERY_MS) {
+    void store.noteApiKeyUse(record.id).catch(() => undefined);
+  }
   return { name: record.name, role: record.role, via: 'api-key' };
 }
 

@@ -66,7 +66,7 @@ export async function countActiveApiKeys(): Promise<number> {
   return Number(count);
 }
 
-/** Records a use at most once a minute per key, so that busy keys cost no write per request. */
+/** Records a use, unless one was recorded in the last minute (another API instance may have just done it). */
 export async function noteApiKeyUse(id: number): Promise<void> {
   await ApiKeyRow.query()
     .patch({ last_used_at: ApiKeyRow.fn.now() as unknown as Date })
