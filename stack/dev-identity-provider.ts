@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import { koaBody } from 'koa-body';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type Koa from 'koa';
@@ -96,8 +97,13 @@ function interactions(provider: Provider): Koa.Middleware {
   return router.routes() as Koa.Middleware;
 }
 
-function createProvider(issuer: string, clientSecret: string, publicUrl: string): Provider {
+/** How long each thing lives, in seconds (given, so that oidc-provider does not warn about its defaults). */
+const TTL = { AuthorizationCode: 60, IdToken: 3600, AccessToken: 3600, Interaction: 600, Session: 8 * 3600, Grant: 8 * 3600 };
+
+function createProvider(issuer: string, clientSecret: string, publicUrl: string, signingKey: JWK): Provider {
   return new Provider(issuer, {
+    jwks: { keys: [signingKey] },
+    ttl: TTL,
     clients: [
       {
         client_id: CLIENT_ID,
@@ -150,7 +156,9 @@ export async function startDevIdentityProvider({ port, publicUrl }: DevIdentityP
   const listenPort = port ?? (await freePort());
   const issuer = `http://127.0.0.1:${listenPort}`;
   const clientSecret = randomBytes(24).toString('base64url');
-  const provider = createProvider(issuer, clientSecret, publicUrl.replace(/\/$/, ''));
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const signingKey = { ...(await exportJWK(privateKey)), kid: `dev-${Date.now()}`, alg: 'RS256', use: 'sig' };
+  const provider = createProvider(issuer, clientSecret, publicUrl.replace(/\/$/, ''), signingKey);
   provider.use(interactions(provider));
   const server = createServer(provider.callback());
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(listenPort, '127.0.0.1', resolve));
