@@ -20,8 +20,9 @@ const Actions = () => (
   </TopToolbar>
 );
 
+/** No empty-page placeholder: the import and export buttons stay in reach when there are no clients yet. */
 export const ClientList = () => (
-  <List filters={filters} actions={<Actions />} sort={{ field: 'id', order: 'DESC' }} perPage={25} pagination={<CursorPagination />} title="Clients">
+  <List filters={filters} actions={<Actions />} empty={false} sort={{ field: 'id', order: 'DESC' }} perPage={25} pagination={<CursorPagination />} title="Clients">
     <Datagrid rowClick={false} bulkActionButtons={false}>
       <NumberField source="id" label="#" />
       <TextField source="phone_number" label="Phone" sortable={false} />

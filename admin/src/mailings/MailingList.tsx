@@ -14,7 +14,7 @@ const Actions = () => (
 
 /** Newest first; the API sorts by id only, so only the # column sorts (either way). */
 export const MailingList = () => (
-  <List filters={filters} actions={<Actions />} sort={{ field: 'id', order: 'DESC' }} perPage={25} pagination={<CursorPagination />} title="Mailings">
+  <List filters={filters} actions={<Actions />} empty={false} sort={{ field: 'id', order: 'DESC' }} perPage={25} pagination={<CursorPagination />} title="Mailings">
     <Datagrid rowClick="show" bulkActionButtons={false}>
       <NumberField source="id" label="#" />
       <StatusField label="Status" />
