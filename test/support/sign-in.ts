@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Model } from 'objection';
+import type { MailingService } from '../../domain/mailings';
 import type { Role } from '../../domain/roles';
 import { startDevIdentityProvider, type DevIdentityProvider } from '../../stack/dev-identity-provider';
 import { freePort } from '../../stack/free-port';
@@ -16,6 +17,8 @@ export interface SignInContext {
   api: Api;
   idp: DevIdentityProvider;
   publicUrl: string;
+  /** The service the app was built with, e.g. for a worker's reconciler. */
+  mailings: MailingService;
 }
 
 export const TEST_SESSION_SECRET = 'test-session-secret-of-at-least-32-characters';
@@ -52,6 +55,7 @@ export async function startSignInApi(options: Omit<ApiOptions, 'auth'> = {}): Pr
     api: running.api,
     idp,
     publicUrl,
+    mailings: running.mailings,
     async close() {
       await running.close();
       await idp.stop();
@@ -66,7 +70,7 @@ export function useSignInApi(options: Omit<ApiOptions, 'auth'> = {}): SignInCont
   before(async function () {
     this.timeout(60_000);
     started = await startSignInApi(options);
-    Object.assign(holder, { api: started.api, idp: started.idp, publicUrl: started.publicUrl });
+    Object.assign(holder, { api: started.api, idp: started.idp, publicUrl: started.publicUrl, mailings: started.mailings });
   });
   beforeEach(() => {
     // objection's models share one global knex; another test file may have pointed it elsewhere.
