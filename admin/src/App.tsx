@@ -8,6 +8,7 @@ import { authProvider } from './authProvider';
 import { ClientCreate, ClientEdit, ClientList } from './clients/clients';
 import { Dashboard } from './dashboard/Dashboard';
 import { dataProvider } from './dataProvider';
+import { i18nProvider } from './i18n';
 import { LOCAL_ZONE } from './format';
 import { MailingCreate, MailingEdit } from './mailings/MailingForm';
 import { MailingList } from './mailings/MailingList';
@@ -45,6 +46,7 @@ function Console() {
       title="Mailing service"
       dataProvider={dataProvider}
       authProvider={authProvider}
+      i18nProvider={i18nProvider}
       dashboard={Dashboard}
       layout={ConsoleLayout}
       requireAuth
