@@ -10,7 +10,10 @@ import { Problem } from './problem';
 export const adminRoot = path.join(__dirname, '..', 'admin', 'dist');
 
 const PREFIX = '/admin/';
-/** Vite names every asset by its content's hash: a new build gets new names, so they never go stale. */
+/**
+ * Vite names every asset by its content's hash: a new build gets new names, so they never go stale.
+ * `npm run build:admin` leaves a .gz beside each, which koa-send serves to browsers that accept gzip.
+ */
 const ASSETS = `${PREFIX}assets/`;
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 
@@ -25,6 +28,7 @@ export function adminUi(root = adminRoot): Koa.Middleware {
     if (ctx.path === '/' || ctx.path === '/admin') return ctx.redirect(PREFIX);
     if (!ctx.path.startsWith(PREFIX)) return next();
     if (ctx.path.startsWith(ASSETS)) {
+      ctx.vary('Accept-Encoding'); // a shared cache must not hand the gzip body to a client that did not ask for it
       await send(ctx, ctx.path.slice(PREFIX.length), { root, maxage: YEAR_MS, immutable: true }).catch(notBuilt);
       return;
     }

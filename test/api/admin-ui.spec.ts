@@ -15,7 +15,7 @@ describe('admin console files served by the API', () => {
     script = (await readdir(path.join(adminRoot, 'assets'))).find((f) => f.endsWith('.js'))!;
   });
 
-  const get = (p: string) => ctx.api.get(p, { unchecked: true });
+  const get = (p: string, options: { headers?: Record<string, string> } = {}) => ctx.api.get(p, { unchecked: true, ...options });
 
   it('sends / and /admin to /admin/', async () => {
     for (const p of ['/', '/admin']) {
@@ -44,6 +44,13 @@ describe('admin console files served by the API', () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type')!, /javascript/);
     assert.equal(res.headers.get('cache-control'), 'max-age=31536000,immutable');
+  });
+
+  it('serves hashed assets gzip-compressed to browsers that accept it', async () => {
+    const res = await get(`/admin/assets/${script}`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-encoding'), 'gzip');
+    assert.equal(res.headers.get('vary'), 'Accept-Encoding');
   });
 
   it('answers an unknown asset with a 404 problem, not the app', async () => {
