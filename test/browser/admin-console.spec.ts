@@ -231,6 +231,35 @@ describe('admin console in Chromium', function () {
     await page.locator('.ra-input-filter\\.tag').filter({ hasText: 'value 1 must NOT have more than 64 characters' }).waitFor();
   });
 
+  it("edits a client's tag from the clients list", async () => {
+    const { page } = browser;
+    const tag = uniqueTag('before');
+    const client = await ctx.api.createClient({ tag });
+    const newTag = uniqueTag('after');
+    await open('/admin/clients');
+    await page.getByLabel('Tag (exact)').fill(tag);
+    await waitForRows(page, [client.phone_number]);
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await page.getByLabel('Tag', { exact: true }).fill(newTag);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.waitForURL(/\/admin\/clients(\?.*)?$/);
+    assert.deepEqual((await ctx.api.get(`/api/clients/${client.id}/`)).body, { ...client, tag: newTag });
+  });
+
+  it('deletes a client from the clients list after a confirmation', async () => {
+    const { page } = browser;
+    const tag = uniqueTag('delete');
+    const client = await ctx.api.createClient({ tag });
+    await open('/admin/clients');
+    await page.getByLabel('Tag (exact)').fill(tag);
+    await waitForRows(page, [client.phone_number]);
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').filter({ hasText: 'Delete this client?' }).waitFor();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await noResults(page);
+    assert.equal((await ctx.api.get(`/api/clients/${client.id}/`)).status, 404);
+  });
+
   it('imports clients from a CSV file and lists the rejected rows by line', async () => {
     const { page } = browser;
     const tag = uniqueTag('csv');
