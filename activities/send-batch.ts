@@ -114,7 +114,16 @@ export class SendBatch {
   /** When (performance.now()) the terms were asked for, and the last moment a request may start. */
   private termsReadAt = -Infinity;
   private deadline = 0;
+  /** Ends the starting of requests: a cancellation of any kind, or the end time. */
   private stop: AbortSignal;
+  /**
+   * Ends the requests in flight: the end time, or a cancellation the workflow asked for (a delete, the
+   * end, a pause). A batch cancelled for another reason (its workflow terminated, its attempt timed out,
+   * the worker stopping) lets them finish and records their answers, because the mailing carries on
+   * elsewhere: an answer thrown away would have its message sent again.
+   */
+  private abandon: AbortSignal;
+  private readonly cancelRequested = new AbortController();
   private flushing?: Promise<void>;
   private flushedAt = Date.now();
   private unreachableStreak = 0;
@@ -134,7 +143,16 @@ export class SendBatch {
     private readonly mailingId: number,
     private readonly limit: number,
   ) {
-    this.stop = deps.activity.cancellationSignal;
+    const { activity } = deps;
+    activity.cancellationSignal.addEventListener(
+      'abort',
+      () => {
+        if (activity.cancellationDetails?.cancelRequested ?? true) this.cancelRequested.abort(activity.cancellationSignal.reason);
+      },
+      { once: true },
+    );
+    this.stop = activity.cancellationSignal;
+    this.abandon = this.cancelRequested.signal;
     this.leaseMs = 2 * deps.policy.requestTimeoutMs + 5_000;
     this.claimTtlMs = this.leaseMs - deps.policy.requestTimeoutMs - 1_000;
   }
@@ -248,9 +266,11 @@ export class SendBatch {
     this.termsReadAt = askedAt;
     this.deadline = askedAt + terms.msLeft - END_MARGIN_MS;
     const untilEnd = Math.max(0, this.deadline - performance.now());
-    this.stop = AbortSignal.any([this.deps.activity.cancellationSignal, AbortSignal.timeout(Math.ceil(Math.min(untilEnd, MAX_TIMER_MS)))]);
+    const ended = AbortSignal.timeout(Math.ceil(Math.min(untilEnd, MAX_TIMER_MS)));
+    this.stop = AbortSignal.any([this.deps.activity.cancellationSignal, ended]);
+    this.abandon = AbortSignal.any([this.cancelRequested.signal, ended]);
     // Every request in flight listens to it; that many listeners is by design, not a leak.
-    setMaxListeners(0, this.stop);
+    setMaxListeners(0, this.abandon);
     return true;
   }
 
@@ -277,7 +297,7 @@ export class SendBatch {
     }
     let delivery: Delivery;
     try {
-      delivery = await provider.send({ id: message.id, phone: message.phone, text, mailingId }, this.stop);
+      delivery = await provider.send({ id: message.id, phone: message.phone, text, mailingId }, this.abandon);
     } catch (error) {
       this.failure ??= error;
       return;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ActivityCancellationDetails, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import knex from 'knex';
@@ -593,6 +593,45 @@ describe('sendBatch activity', function () {
       const unsent = (await messageStates(db, mailingId)).filter((m) => m.status !== 'sent');
       assert.ok(unsent.length > 30);
       assert.deepEqual(unsent.filter((m) => m.status !== 'pending' || m.lease_until !== null), []);
+    });
+  });
+
+  describe('when cancelled because its workflow is gone (terminated; 250 ms per answer, 2 requests at a time)', () => {
+    const LATENCY = 250;
+    let starts: { id: number; at: number }[];
+    let cancelledAt: number;
+    let outcome: PromiseSettledResult<BatchReport>;
+    let mailingId: number;
+
+    before(async () => {
+      Model.knex(db);
+      fake.reset();
+      fake.setFaults({ latencyMs: LATENCY });
+      ({ mailingId } = await mailingWithDueMessages(db, 40));
+      const spy = timed(client);
+      starts = spy.starts;
+      const env = environment();
+      const running = sendBatch(mailingId, 1000, activitiesWith({ provider: spy.provider, policy: { concurrency: 2 } }), env);
+      await sleep(LATENCY * 2 + 100);
+      cancelledAt = Date.now();
+      env.cancel('NOT_FOUND', new ActivityCancellationDetails({ notFound: true }));
+      [outcome] = await Promise.allSettled([running]);
+    });
+
+    it('starts no request after the cancellation', () => {
+      assert.deepEqual(starts.filter((s) => s.at > cancelledAt), []);
+    });
+
+    it('lets the requests in flight finish and records them as sent, so that the run carrying on sends them to nobody again', async () => {
+      const inFlight = starts.slice(-2).map((s) => s.id);
+      const states = await messageStates(db, mailingId);
+      assert.deepEqual(inFlight.map((id) => states.find((m) => m.id === id)!.status), ['sent', 'sent']);
+      assert.equal(states.filter((m) => m.status === 'sent').length, starts.length);
+    });
+
+    it('ends as cancelled', () => {
+      assert.equal(outcome.status, 'rejected');
+      assert.ok((outcome as PromiseRejectedResult).reason instanceof CancelledFailure, String((outcome as PromiseRejectedResult).reason));
     });
   });
 
