@@ -10,6 +10,7 @@ import { Dashboard } from './dashboard/Dashboard';
 import { dataProvider } from './dataProvider';
 import { i18nProvider } from './i18n';
 import { LOCAL_ZONE } from './format';
+import { SignInPage } from './SignInPage';
 import { MailingCreate, MailingEdit } from './mailings/MailingForm';
 import { MailingList } from './mailings/MailingList';
 import { MailingShow } from './mailings/MailingShow';
@@ -47,6 +48,7 @@ function Console() {
       dataProvider={dataProvider}
       authProvider={authProvider}
       i18nProvider={i18nProvider}
+      loginPage={SignInPage}
       dashboard={Dashboard}
       layout={ConsoleLayout}
       requireAuth

@@ -1,11 +1,11 @@
 import type { AuthProvider } from 'react-admin';
 import type { Caller, SignOut } from './api-types';
-import { goToSignIn, request } from './http';
+import { goToSignIn, request, signInAvailable } from './http';
 
 /** Who the API says is calling (`via: disabled` when AUTH_DISABLED=true lets everyone in as an operator). */
 type Me = Caller;
 
-/** Who the API says is signed in (a 401 sends the browser to sign in); asked once per page load. */
+/** Who the API says is signed in; asked once per page load. */
 let me: Promise<Me> | undefined;
 const whoAmI = () =>
   (me ??= request<Me>('/auth/me').catch((error) => {
@@ -19,18 +19,28 @@ const READ_ACTIONS = ['list', 'show', 'export'];
 /**
  * Sign-in happens outside the single-page app: the API's /auth/login redirects to the identity
  * provider, which sends the browser back with a session cookie. So there is no login form here: an
- * unknown caller is sent there, and signing out follows the URL the API gives.
+ * unknown caller is sent there, and signing out follows the URL the API gives. Only when the API
+ * cannot sign anyone in (API keys only) or cannot be reached does the console show its own page
+ * (SignInPage) instead.
  */
 export const authProvider: AuthProvider = {
-  login: () => goToSignIn(),
+  login: () => goToSignIn('/admin/'),
   async logout() {
+    const caller = await me?.catch(() => undefined);
     me = undefined;
+    // Nobody signed in (a failed check lands here too): nothing to end, react-admin shows SignInPage.
+    if (caller?.via !== 'session') return;
     const { redirect } = await request<SignOut>('/auth/logout', { method: 'POST' });
     window.location.assign(redirect);
     return false;
   },
   async checkAuth() {
-    await whoAmI();
+    try {
+      await whoAmI();
+    } catch (error) {
+      if ((error as { status?: number }).status === 401 && (await signInAvailable())) return goToSignIn();
+      throw { message: false }; // SignInPage says what is wrong
+    }
   },
   async checkError(error: { status?: number }) {
     if (error?.status === 401) await goToSignIn();

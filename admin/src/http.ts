@@ -3,16 +3,25 @@ import type { components } from '../../api/schema';
 
 type Problem = components['schemas']['Problem'];
 
-/** Where the browser goes to sign in, coming back to the page it is on. */
-export function signInUrl(): string {
-  const here = `${window.location.pathname}${window.location.search}${window.location.hash}`;
-  return `/auth/login?return_to=${encodeURIComponent(here)}`;
-}
+/** The console's own path the browser is on, to come back to after signing in. */
+const currentPath = () => `${window.location.pathname}${window.location.search}${window.location.hash}`;
+
+/** Where the browser goes to sign in, coming back to `returnTo`. */
+const signInUrl = (returnTo: string) => `/auth/login?return_to=${encodeURIComponent(returnTo)}`;
 
 /** Leaves the single-page app for the sign-in page; what was asked for is never answered. */
-export function goToSignIn(): Promise<never> {
-  window.location.assign(signInUrl());
+export function goToSignIn(returnTo = currentPath()): Promise<never> {
+  window.location.assign(signInUrl(returnTo));
   return new Promise<never>(() => undefined);
+}
+
+/**
+ * Whether this API signs people in: with an OpenID Connect provider /auth/login redirects to it;
+ * with API keys only it answers 404, and the console says so rather than showing that answer.
+ */
+export async function signInAvailable(): Promise<boolean> {
+  const probe = await fetch(signInUrl('/admin/'), { redirect: 'manual', credentials: 'same-origin' });
+  return probe.status !== 404;
 }
 
 export interface RequestOptions {
@@ -31,7 +40,8 @@ export type FormFields = readonly string[];
 /**
  * One request to the API. Problems (application/problem+json) become react-admin HttpErrors whose
  * `body.errors` holds each field's message at its path in the form, which react-admin shows next to
- * the input; `root.serverError` carries what belongs to no input.
+ * the input; `root.serverError` carries what belongs to no input. A 401 is the authProvider's
+ * (checkAuth, and checkError, which react-admin calls on every failed data request).
  */
 export async function request<T>(path: string, options: RequestOptions = {}, formFields: FormFields = []): Promise<T> {
   const method = options.method ?? 'GET';
@@ -46,7 +56,6 @@ export async function request<T>(path: string, options: RequestOptions = {}, for
     headers['Content-Type'] = options.contentType;
   }
   const response = await fetch(path, { method, headers, body, credentials: 'same-origin' });
-  if (response.status === 401) return goToSignIn();
   const text = await response.text();
   const parsed = text && /json/.test(response.headers.get('Content-Type') ?? '') ? JSON.parse(text) : text;
   if (!response.ok) throw problemError(response.status, parsed, formFields);

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import type { Role } from '../../domain/roles';
 import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
-import { randomPhone, uniqueTag } from '../support/api';
+import { randomPhone, uniqueTag, useApi } from '../support/api';
 import { useBrowser } from '../support/browser';
 import { useSignInApi } from '../support/sign-in';
 import { startWorker, type RunningWorker } from '../support/worker';
@@ -118,5 +118,18 @@ describe('admin console sign-in in Chromium', function () {
     }, randomPhone());
     assert.equal(answer.status, 403);
     assert.match(answer.type ?? '', /^application\/problem\+json/);
+  });
+});
+
+describe('admin console of an API that takes API keys only, in Chromium', function () {
+  this.timeout(120_000);
+  const ctx = useApi();
+  const browser = useBrowser();
+
+  it('says that signing in is not set up, instead of showing the API\'s answer', async () => {
+    const { page } = browser;
+    await page.goto(new URL('/admin/mailings', ctx.api.baseUrl).href);
+    await page.getByTestId('sign-in-unavailable').filter({ hasText: 'Signing in is not set up on this server' }).waitFor();
+    assert.match(page.url(), /\/admin\/login$/);
   });
 });
