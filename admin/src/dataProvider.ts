@@ -74,6 +74,7 @@ export interface MailingsApi {
   pause(id: number): Promise<Mailing>;
   resume(id: number): Promise<Mailing>;
   mailingInfo(id: number): Promise<MailingInfo>;
+  /** Mailings with their counts, the newest first, and the totals of every mailing. */
   summary(status?: MailingStatus, limit?: number): Promise<MailingSummaryPage>;
   mailingsIn(status: MailingStatus, limit: number): Promise<Page<Mailing>>;
   importClients(file: File): Promise<ClientImportResult>;
@@ -135,7 +136,7 @@ export const dataProvider: AppDataProvider = {
   pause: (id) => request(`${item('mailings', id)}pause/`, { method: 'POST' }),
   resume: (id) => request(`${item('mailings', id)}resume/`, { method: 'POST' }),
   mailingInfo: (id) => request(`${item('mailings', id)}info/?limit=1`),
-  summary: (status, limit = 100) => request(`/api/mailings/fullinfo/?${query({ status, limit })}`),
+  summary: (status, limit = 100) => request(`/api/mailings/fullinfo/?${query({ status, limit, order: 'desc' })}`),
   mailingsIn: (status, limit) => request(`/api/mailings/?${query({ status, limit })}`),
   importClients: (file) => request('/api/clients/import/', { method: 'POST', body: file, contentType: 'text/csv' }),
 };

@@ -7,6 +7,8 @@ import type { AppDataProvider } from '../dataProvider';
 import { formatInstant, StatusChip } from '../format';
 import { Counts, handledShare, LIVE_MS } from '../mailings/MailingShow';
 
+/** The running mailings shown, the newest first. */
+const RUNNING_SHOWN = 100;
 /** How many of the next scheduled mailings are listed. */
 const NEXT_SHOWN = 5;
 /** The scheduled mailings read to find the next ones: the API lists by id, not by start. */
@@ -42,7 +44,7 @@ function Running({ onSeen }: { onSeen: (ids: number[]) => void }) {
   const { data } = useQuery({
     queryKey: ['dashboard', 'running'],
     queryFn: async () => {
-      const page = await dataProvider.summary('running', 100);
+      const page = await dataProvider.summary('running', RUNNING_SHOWN);
       onSeen(page.items.map((i) => i.mailing.id));
       return page;
     },
@@ -50,7 +52,7 @@ function Running({ onSeen }: { onSeen: (ids: number[]) => void }) {
   });
   return (
     <Card>
-      <CardHeader title="Running now" />
+      <CardHeader title="Running now" subheader={data?.next_cursor ? `the ${RUNNING_SHOWN} created last` : undefined} />
       <CardContent data-testid="running">
         {!data ? (
           <LinearProgress />
