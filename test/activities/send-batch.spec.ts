@@ -551,6 +551,25 @@ describe('sendBatch activity', function () {
     });
   });
 
+  /**
+   * A batch of 40 due messages, 2 requests at a time, each answered in `latency`, cancelled (by default
+   * as a workflow's request) while requests are in flight.
+   */
+  async function cancelledMidway(latency: number, cancellation: () => Parameters<MockActivityEnvironment['cancel']> = () => []) {
+    Model.knex(db);
+    fake.reset();
+    fake.setFaults({ latencyMs: latency });
+    const { mailingId } = await mailingWithDueMessages(db, 40);
+    const spy = timed(client);
+    const env = environment();
+    const running = sendBatch(mailingId, 1000, activitiesWith({ provider: spy.provider, policy: { concurrency: 2 } }), env);
+    await sleep(latency * 2 + 100);
+    const cancelledAt = Date.now();
+    env.cancel(...cancellation());
+    const [outcome] = await Promise.allSettled([running]);
+    return { starts: spy.starts, cancelledAt, outcome, settledAt: Date.now(), mailingId };
+  }
+
   describe('when cancelled (250 ms per answer, 2 requests at a time)', () => {
     const LATENCY = 250;
     let starts: { id: number; at: number }[];
@@ -560,19 +579,7 @@ describe('sendBatch activity', function () {
     let mailingId: number;
 
     before(async () => {
-      Model.knex(db);
-      fake.reset();
-      fake.setFaults({ latencyMs: LATENCY });
-      ({ mailingId } = await mailingWithDueMessages(db, 40));
-      const spy = timed(client);
-      starts = spy.starts;
-      const env = environment();
-      const running = sendBatch(mailingId, 1000, activitiesWith({ provider: spy.provider, policy: { concurrency: 2 } }), env);
-      await sleep(LATENCY * 2 + 100);
-      cancelledAt = Date.now();
-      env.cancel();
-      [outcome] = await Promise.allSettled([running]);
-      settledAt = Date.now();
+      ({ starts, cancelledAt, outcome, settledAt, mailingId } = await cancelledMidway(LATENCY));
     });
 
     it('starts no request after the cancellation', () => {
@@ -604,18 +611,7 @@ describe('sendBatch activity', function () {
     let mailingId: number;
 
     before(async () => {
-      Model.knex(db);
-      fake.reset();
-      fake.setFaults({ latencyMs: LATENCY });
-      ({ mailingId } = await mailingWithDueMessages(db, 40));
-      const spy = timed(client);
-      starts = spy.starts;
-      const env = environment();
-      const running = sendBatch(mailingId, 1000, activitiesWith({ provider: spy.provider, policy: { concurrency: 2 } }), env);
-      await sleep(LATENCY * 2 + 100);
-      cancelledAt = Date.now();
-      env.cancel('NOT_FOUND', new ActivityCancellationDetails({ notFound: true }));
-      [outcome] = await Promise.allSettled([running]);
+      ({ starts, cancelledAt, outcome, mailingId } = await cancelledMidway(LATENCY, () => ['NOT_FOUND', new ActivityCancellationDetails({ notFound: true })]));
     });
 
     it('starts no request after the cancellation', () => {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
 import { isoIn, randomPhone, uniqueTag, useApi } from '../support/api';
-import { BROWSER_TIME_ZONE, useBrowser } from '../support/browser';
+import { BROWSER_TIME_ZONE, createClientAndMailing, useBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { startWorker, type RunningWorker } from '../support/worker';
 
@@ -63,19 +63,7 @@ describe('admin console in Chromium', function () {
     const phone = randomPhone();
 
     await open('/admin/clients/create');
-    await page.getByLabel('Phone number').fill(phone);
-    await page.getByLabel('Tag', { exact: true }).fill(tag);
-    await page.getByRole('button', { name: 'Save' }).click();
-    await page.waitForURL(/\/admin\/clients$/);
-
-    await open('/admin/mailings/create');
-    await page.getByLabel('Message text').fill('Hello from the admin console');
-    await page.getByLabel('Client tags').fill(tag);
-    await page.getByLabel('Client tags').press('Enter');
-    await page.getByTestId('audience-preview').filter({ hasText: '1 client matches this filter now' }).waitFor();
-    await page.getByRole('button', { name: 'Save' }).click();
-    await page.waitForURL(/\/admin\/mailings\/\d+\/show$/);
-    const id = Number(/mailings\/(\d+)\/show/.exec(page.url())![1]);
+    const id = await createClientAndMailing(page, { phone, tag, text: 'Hello from the admin console' });
     ctx.api.created.mailings.add(id);
 
     await page.getByRole('menuitem', { name: 'Dashboard' }).click();

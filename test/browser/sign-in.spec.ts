@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import type { Role } from '../../domain/roles';
 import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
 import { randomPhone, uniqueTag, useApi } from '../support/api';
-import { useBrowser } from '../support/browser';
+import { createClientAndMailing, useBrowser } from '../support/browser';
 import { useSignInApi } from '../support/sign-in';
 import { startWorker, type RunningWorker } from '../support/worker';
 
@@ -51,20 +51,7 @@ describe('admin console sign-in in Chromium', function () {
     await signIn(page, 'operator', '/admin/clients/create');
     await signedInAs(page, '(operator)');
 
-    await page.getByLabel('Phone number').fill(randomPhone());
-    await page.getByLabel('Tag', { exact: true }).fill(tag);
-    await page.getByRole('button', { name: 'Save' }).click();
-    await page.waitForURL(/\/admin\/clients$/);
-
-    await page.getByRole('menuitem', { name: 'Mailings' }).click();
-    await page.getByRole('link', { name: 'New mailing' }).click();
-    await page.getByLabel('Message text').fill('Created by a signed-in operator');
-    await page.getByLabel('Client tags').fill(tag);
-    await page.getByLabel('Client tags').press('Enter');
-    await page.getByTestId('audience-preview').filter({ hasText: '1 client matches' }).waitFor();
-    await page.getByRole('button', { name: 'Save' }).click();
-    await page.waitForURL(/\/admin\/mailings\/\d+\/show$/);
-    const id = Number(/mailings\/(\d+)\/show/.exec(page.url())![1]);
+    const id = await createClientAndMailing(page, { phone: randomPhone(), tag, text: 'Created by a signed-in operator' });
     ctx.api.created.mailings.add(id);
 
     await page.getByRole('menuitem', { name: 'Dashboard' }).click();

@@ -50,3 +50,24 @@ export function useBrowser(): BrowserContextHolder {
   });
   return holder;
 }
+
+/**
+ * Through the console, from the page that creates a client: a client with `phone` and `tag`, then a
+ * mailing of `text` to that tag (once the audience preview counts the client); the mailing's id.
+ */
+export async function createClientAndMailing(page: Page, { phone, tag, text }: { phone: string; tag: string; text: string }): Promise<number> {
+  await page.getByLabel('Phone number').fill(phone);
+  await page.getByLabel('Tag', { exact: true }).fill(tag);
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.waitForURL(/\/admin\/clients$/);
+
+  await page.getByRole('menuitem', { name: 'Mailings' }).click();
+  await page.getByRole('link', { name: 'New mailing' }).click();
+  await page.getByLabel('Message text').fill(text);
+  await page.getByLabel('Client tags').fill(tag);
+  await page.getByLabel('Client tags').press('Enter');
+  await page.getByTestId('audience-preview').filter({ hasText: '1 client matches this filter now' }).waitFor();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.waitForURL(/\/admin\/mailings\/\d+\/show$/);
+  return Number(/mailings\/(\d+)\/show/.exec(page.url())![1]);
+}
