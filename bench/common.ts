@@ -5,6 +5,7 @@ import type { ManagedProcess } from '../stack/managed-process';
 import { repoRoot } from '../stack/repo-root';
 import type { StopSignals } from '../stack/stop-signals';
 import type { Database } from '../storage/database';
+import type { BenchContext } from './context';
 import { loadAverage, machineBusySeconds, statusKb, treeCpuSeconds } from './proc';
 
 /** What the scenarios of `npm run bench` share: progress lines, CPU and memory accounting, waits. */
@@ -285,4 +286,20 @@ export function printStatements(title: string, profile: StatementProfile) {
     profile.top.map((s) => [s.backends.toFixed(2), s.statement]),
     ['backends', 'statement (first 100 characters) [what it waited on]'],
   );
+}
+
+/**
+ * A fresh worker process for one measured run (its peak memory is that run's), polling the task queue,
+ * watched for an early exit and sampled for memory; `parts` are the processes whose CPU the run counts.
+ */
+export async function startMeasuredWorker(ctx: BenchContext) {
+  const { stack, temporal, config, signals } = ctx;
+  const worker = await stack.startWorker();
+  await waitForWorkerPolling(temporal, config.TEMPORAL_TASK_QUEUE, worker, signals);
+  return {
+    worker,
+    watch: watchProcesses(stack.died, [worker]),
+    memory: memorySampler(worker.pid),
+    parts: [{ name: 'worker', pid: worker.pid }, ...ctx.stackParts],
+  };
 }

@@ -22,6 +22,7 @@ import { changedFiles, codeSnapshot, codeVersion } from './code-version';
 import { auditDeliveries, deliveredSoFar } from './fault-audit';
 import { timeoutsInHistory } from './fault-history';
 import { WorkerProcess } from './worker-process';
+import { runMain } from '../stack/run-main';
 
 /**
  * `npm run fault-run`: the long fault-injection run of the issue, run by hand (not in CI) for its
@@ -334,11 +335,4 @@ async function main(): Promise<number> {
   }
 }
 
-// Exit explicitly: client connections and timers must not keep a stopped stack alive.
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import { runMain } from '../stack/run-main';
 
 /**
  * The load generator of the API-under-load scenario, run by bench/api-scenario.ts as its own process
@@ -108,10 +109,4 @@ async function main() {
   await new Promise((resolve) => process.stdin.once('end', resolve));
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

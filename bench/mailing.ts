@@ -17,6 +17,7 @@ import { MANY_MAILINGS, manyClients, manyScenario } from './many-scenario';
 import { providerControl } from './provider-control';
 import { startBenchStack } from './stack';
 import { fmt, verdict, type SummaryRow } from './summary';
+import { runMain } from '../stack/run-main';
 
 /**
  * `npm run bench`: the figures of issue 8 on one throwaway stack (embedded PostgreSQL, in-memory
@@ -156,11 +157,4 @@ async function main(): Promise<number> {
   return sanity.every(([, ok]) => ok) ? 0 : 1;
 }
 
-// Exit explicitly: client connections and timers must not keep a stopped stack alive.
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

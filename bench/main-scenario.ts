@@ -9,16 +9,15 @@ import {
   freshTables,
   historySizes,
   loadAverage,
-  memorySampler,
   pastMailingStatistics,
   printStatements,
   printTable,
   say,
   seedClients,
+  startMeasuredWorker,
+  watchProcesses,
   statementSampler,
   waitForMailings,
-  waitForWorkerPolling,
-  watchProcesses,
   type CpuUse,
   type StatementProfile,
   type Watch,
@@ -127,16 +126,11 @@ export async function mainScenario(ctx: BenchContext, clients: number, repeat: n
 }
 
 async function serviceRun(ctx: BenchContext, n: number, index: number): Promise<ServiceRun> {
-  const { db, control, stack, temporal, config, signals } = ctx;
+  const { db, control, temporal, config, signals } = ctx;
   // Autoanalyze may have run during the previous run: the statistics are laid anew each time.
   await pastMailingStatistics(db);
   await control.clear();
-  // A worker per run: its peak memory is this run's.
-  const worker = await stack.startWorker();
-  await waitForWorkerPolling(temporal, config.TEMPORAL_TASK_QUEUE, worker, signals);
-  const watch = watchProcesses(stack.died, [worker]);
-  const memory = memorySampler(worker.pid);
-  const parts = [{ name: 'worker', pid: worker.pid }, ...ctx.stackParts];
+  const { worker, watch, memory, parts } = await startMeasuredWorker(ctx);
 
   const createdAt = Date.now();
   const startAt = createdAt + START_DELAY_MS;

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuRows, cpuSnapshot, cpuUse, freshTables, loadAverage, median, memorySampler, pastMailingStatistics, printStatements, printTable, say, seedClients, setting, statementSampler, waitForMailings, waitForWorkerPolling, watchProcesses } from './common';
+import { cpuRows, cpuSnapshot, cpuUse, freshTables, loadAverage, median, pastMailingStatistics, printStatements, printTable, say, seedClients, setting, startMeasuredWorker, statementSampler, waitForMailings } from './common';
 import { TEXT, type BenchContext, type ScenarioResult } from './context';
 import { fmt, single, spread, type SummaryRow } from './summary';
 
@@ -19,7 +19,7 @@ export const manyClients = () => setting('BENCH_MANY_CLIENTS', 2_000);
 
 export async function manyScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const MANY_CLIENTS = manyClients();
-  const { db, control, stack, temporal, config, signals } = ctx;
+  const { db, control, signals } = ctx;
   const total = MANY_MAILINGS * MANY_CLIENTS;
   say(`many at once: ${MANY_MAILINGS} mailings x ${fmt(MANY_CLIENTS)} clients, one start_at, one worker`);
   await freshTables(db, ['messages', 'mailing_count_shards', 'mailings', 'clients']);
@@ -28,11 +28,7 @@ export async function manyScenario(ctx: BenchContext): Promise<ScenarioResult> {
   await pastMailingStatistics(db);
   say(`seeded ${fmt(total)} clients in ${seedMs} ms; statistics of a past mailing in place`);
 
-  const worker = await stack.startWorker();
-  await waitForWorkerPolling(temporal, config.TEMPORAL_TASK_QUEUE, worker, signals);
-  const watch = watchProcesses(stack.died, [worker]);
-  const memory = memorySampler(worker.pid);
-  const parts = [{ name: 'worker', pid: worker.pid }, ...ctx.stackParts];
+  const { worker, watch, memory, parts } = await startMeasuredWorker(ctx);
 
   const createdAt = Date.now();
   const startAt = createdAt + START_DELAY_MS;

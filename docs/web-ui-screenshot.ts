@@ -20,6 +20,7 @@ import { freePort } from '../stack/free-port';
 import { spawnManaged } from '../stack/managed-process';
 import { repoRoot } from '../stack/repo-root';
 import { waitUntilReady } from '../stack/wait-until-ready';
+import { runMain } from '../stack/run-main';
 
 const TIMELINE = path.join(__dirname, 'temporal-web-ui-mailing.png');
 const SUMMARY = path.join(__dirname, 'temporal-web-ui-mailing-summary.png');
@@ -122,10 +123,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -3,6 +3,7 @@ import { createLogger } from '../config/logger';
 import { Parts } from './parts';
 import { startAll } from './start-all';
 import { listenForStopSignals, StopRequested } from './stop-signals';
+import { runMain } from './run-main';
 
 /**
  * `npm start`. Runs until Ctrl-C / SIGTERM (exit 0) or until any part dies on its own (exit 1);
@@ -28,12 +29,4 @@ async function main(): Promise<number> {
   }
 }
 
-// Exit explicitly: client connections and timers must not keep a stopped stack alive.
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    // Before the logger exists, e.g. invalid configuration.
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

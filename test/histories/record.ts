@@ -24,6 +24,7 @@ import { createStatsMailer } from '../../activities/stats-mailer';
 import { startMailSink } from '../../stack/mail-sink';
 import { ensureDailyStatsSchedule } from '../../worker/daily-stats-schedule';
 import { DAILY_STATS_SCHEDULE_ID } from '../../workflows/daily-stats';
+import { runMain } from '../../stack/run-main';
 
 const out = path.join(__dirname);
 const prefix = process.argv[2];
@@ -176,10 +177,4 @@ async function main() {
   await stopTestStack();
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);
