@@ -3,9 +3,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Sema } from 'async-sema';
 import type { Logger } from '../config/logger';
 import { recordAudienceChunk, type FirstSendAt } from '../storage/audience';
+import { recordClaimOutcomes } from '../storage/messages';
 import * as lifecycle from '../storage/mailing-lifecycle';
 import * as mailings from '../storage/mailings';
 import { countOutageBackoff, countOutcome } from './metrics';
+import { OutcomeWriter } from './outcome-writer';
 import type { Provider } from './provider';
 import type { RateLimiter } from './rate-limit';
 import { BatchReport, SendBatch, SendingPolicy } from './send-batch';
@@ -40,6 +42,7 @@ export function mailingNotFound(mailingId: number): ApplicationFailure {
 
 export function createMailingActivities({ provider, rateLimiter, policy, logger }: MailingActivityDeps) {
   const slots = new Sema(policy.concurrency);
+  const outcomes = new OutcomeWriter(recordClaimOutcomes);
 
   /** Records the audience chunk by chunk until every matching client has a message; resumes where a crash left off. */
   async function recordAudience(mailingId: number): Promise<number> {
@@ -86,7 +89,7 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
       // Its lines (and its messages') name the run and the attempt, as the Web UI shows them.
       const { workflowExecution, activityId, attempt } = activity.info;
       const batchLogger = logger.child({ workflowId: workflowExecution?.workflowId, activityId, attempt });
-      const report = await new SendBatch({ activity, provider, rateLimiter, slots, policy, logger: batchLogger }, mailingId, limit).run();
+      const report = await new SendBatch({ activity, provider, rateLimiter, slots, outcomes, policy, logger: batchLogger }, mailingId, limit).run();
       if (report.providerDown) countOutageBackoff();
       return report;
     },

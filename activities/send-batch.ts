@@ -6,10 +6,11 @@ import type { Logger } from '../config/logger';
 import * as mailings from '../storage/mailings';
 import type { SendingTerms } from '../storage/mailings';
 import * as messages from '../storage/messages';
-import type { ClaimedMessage, SendOutcome } from '../storage/messages';
+import type { ClaimedMessage, ClaimOutcome, SendOutcome } from '../storage/messages';
 import { mailingNotFound } from './mailing';
 import { logClaimed, logOutcomes } from './message-log';
 import { countClaimed, countLeasesLost, countOutcome } from './metrics';
+import type { OutcomeWriter } from './outcome-writer';
 import type { Delivery, Provider } from './provider';
 import type { RateLimiter } from './rate-limit';
 import { nextOpening, type Opening, type SendWindow } from './send-window';
@@ -46,6 +47,8 @@ export interface BatchDeps {
   provider: Provider;
   rateLimiter: RateLimiter;
   slots: Sema;
+  /** Shared by the worker's batches: their outcomes are written together. */
+  outcomes: OutcomeWriter;
   policy: SendingPolicy;
   logger: Logger;
 }
@@ -103,7 +106,7 @@ function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Del
  */
 export class SendBatch {
   private readonly report: BatchReport = { attempted: 0, sent: 0, failed: 0, retried: 0, providerDown: false, ended: false, stale: false, pending: 0, nextDueAt: null };
-  private readonly outcomes: { token: string; outcome: SendOutcome }[] = [];
+  private readonly outcomes: ClaimOutcome[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private queue: ClaimedMessage[] = [];
   private token = '';
@@ -322,9 +325,7 @@ export class SendBatch {
     this.flushedAt = Date.now();
     const batch = this.outcomes.splice(0);
     try {
-      for (const token of new Set(batch.map((o) => o.token))) {
-        countLeasesLost('superseded', await messages.recordOutcomes(token, batch.filter((o) => o.token === token).map((o) => o.outcome)));
-      }
+      countLeasesLost('superseded', batch.length - (await this.deps.outcomes.write(batch)));
       logOutcomes(this.deps.logger, this.mailingId, batch.map((o) => o.outcome));
     } catch (error) {
       this.outcomes.unshift(...batch);

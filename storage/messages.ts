@@ -113,16 +113,23 @@ function storableText(text: string | null): string | null {
 }
 
 /** How many of `outcomes` were written. */
-async function writeOutcomes(token: string, outcomes: SendOutcome[]): Promise<number> {
-  const sorted = [...outcomes].sort((a, b) => a.id - b.id);
+/** An outcome, with the claim it was sent under. */
+export interface ClaimOutcome {
+  token: string;
+  outcome: SendOutcome;
+}
+
+/** The ids of the messages written. */
+async function writeOutcomes(entries: ClaimOutcome[]): Promise<Set<number>> {
+  const sorted = [...entries].sort((a, b) => a.outcome.id - b.outcome.id);
   const result = await retryOnConflict(() =>
     knex().raw(
       `WITH r AS (
-         SELECT * FROM unnest(:ids::bigint[], :statuses::text[], :errors::text[], :retryAts::timestamptz[], :attempted::boolean[])
-           AS r(id, status, error, retry_at, attempted)),
+         SELECT * FROM unnest(:ids::bigint[], :tokens::uuid[], :statuses::text[], :errors::text[], :retryAts::timestamptz[], :attempted::boolean[])
+           AS r(id, token, status, error, retry_at, attempted)),
        held AS (
-         SELECT m.id FROM messages m
-         WHERE m.id = ANY(:ids::bigint[]) AND m.lease_token = :token ORDER BY m.id FOR UPDATE OF m)
+         SELECT m.id FROM messages m JOIN r ON r.id = m.id
+         WHERE m.id = ANY(:ids::bigint[]) AND m.lease_token = r.token ORDER BY m.id FOR UPDATE OF m)
        UPDATE messages m SET
          status = r.status,
          attempts = m.attempts + r.attempted::int,
@@ -133,44 +140,51 @@ async function writeOutcomes(token: string, outcomes: SendOutcome[]): Promise<nu
          lease_until = NULL,
          lease_token = NULL
        FROM r JOIN held ON held.id = r.id
-       WHERE m.id = held.id`,
+       WHERE m.id = held.id
+       RETURNING m.id`,
       {
-        token,
-        ids: sorted.map((o) => o.id),
-        statuses: sorted.map((o) => o.status),
-        errors: sorted.map((o) => storableText(o.error)),
-        retryAts: sorted.map((o) => o.retryAt),
-        attempted: sorted.map((o) => o.attempted),
+        ids: sorted.map((e) => e.outcome.id),
+        tokens: sorted.map((e) => e.token),
+        statuses: sorted.map((e) => e.outcome.status),
+        errors: sorted.map((e) => storableText(e.outcome.error)),
+        retryAts: sorted.map((e) => e.outcome.retryAt),
+        attempted: sorted.map((e) => e.outcome.attempted),
       },
     ),
   );
-  return result.rowCount;
+  return new Set(result.rows.map((row: { id: string }) => Number(row.id)));
 }
 
 const isDataError = (error: unknown) => /^22/.test((error as { code?: string })?.code ?? '');
 
 /**
- * Writes a batch of outcomes of one claim in one statement. Only messages the claim still holds are
- * written: a late answer of a claim whose lease ran out (or whose message was expired or cancelled
- * meanwhile) changes nothing. One outcome the database refuses never holds back the others: they are
- * then written one by one, and the refused one without its error text. Answers how many outcomes
- * found their claim gone and were not written.
+ * Writes outcomes, each under its claim, in one statement (of any number of claims and mailings). Only
+ * messages their claim still holds are written: a late answer of a claim whose lease ran out (or whose
+ * message was expired or cancelled meanwhile) changes nothing. One outcome the database refuses never
+ * holds back the others: they are then written one by one, and the refused one without its error
+ * text. Answers the ids of the messages written.
  */
-export async function recordOutcomes(token: string, outcomes: SendOutcome[]): Promise<number> {
-  if (outcomes.length === 0) return 0;
+export async function recordClaimOutcomes(entries: ClaimOutcome[]): Promise<Set<number>> {
+  if (entries.length === 0) return new Set();
   try {
-    return outcomes.length - (await writeOutcomes(token, outcomes));
+    return await writeOutcomes(entries);
   } catch (error) {
     if (!isDataError(error)) throw error;
-    let written = 0;
-    for (const outcome of outcomes) {
-      written += await writeOutcomes(token, [outcome]).catch((single) => {
+    const written = new Set<number>();
+    for (const entry of entries) {
+      const one = await writeOutcomes([entry]).catch((single) => {
         if (!isDataError(single)) throw single;
-        return writeOutcomes(token, [{ ...outcome, error: 'the provider answer could not be stored' }]);
+        return writeOutcomes([{ ...entry, outcome: { ...entry.outcome, error: 'the provider answer could not be stored' } }]);
       });
+      for (const id of one) written.add(id);
     }
-    return outcomes.length - written;
+    return written;
   }
+}
+
+/** The outcomes of one claim (see recordClaimOutcomes); answers how many found their claim gone and were not written. */
+export async function recordOutcomes(token: string, outcomes: SendOutcome[]): Promise<number> {
+  return outcomes.length - (await recordClaimOutcomes(outcomes.map((outcome) => ({ token, outcome })))).size;
 }
 
 /** Gives back leased messages a batch did not get to, so the next batch need not wait for the lease. */
