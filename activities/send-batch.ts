@@ -121,7 +121,7 @@ export class SendBatch {
   private stop: AbortSignal;
   /**
    * Ends the requests in flight: the end time, or a cancellation the workflow asked for (a delete, the
-   * end, a pause). A batch cancelled for another reason (its workflow terminated, its attempt timed out,
+   * end as the workflow saw it). A batch cancelled for another reason (its workflow terminated, its attempt timed out,
    * the worker stopping) lets them finish and records their answers, because the mailing carries on
    * elsewhere: an answer thrown away would have its message sent again.
    */
