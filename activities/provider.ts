@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { Agent, errors as undiciErrors, request } from 'undici';
+import { setMaxListeners } from 'node:events';
+import { Pool, errors as undiciErrors } from 'undici';
 import type { Logger } from '../config/logger';
 import { timeProviderRequest, type ProviderResult } from './metrics';
 
@@ -105,42 +106,91 @@ function logAnswer(logger: Logger, message: OutgoingMessage, startedAt: number, 
   logger.debug({ messageId: message.id, mailingId: message.mailingId, status, result: delivery.result, error, durationMs }, 'provider answered');
 }
 
-// How often requests are checked against their deadline: a request lasts at most timeoutMs plus this.
-const DEADLINE_SWEEP_MS = 50;
+// Requests that start within this long of each other, for one caller, share one deadline.
+const DEADLINE_BUCKET_MS = 50;
+
+/** One caller's live buckets: one listener on its signal aborts them all. */
+interface Caller {
+  abandon: () => void;
+  buckets: { openedAt: number; controller: AbortController }[];
+}
+
+/**
+ * The abort signals requests carry: one per caller's signal per 50 ms of start time, aborted by the
+ * caller (end time, cancellation) or once the last of its requests is past its deadline. A request
+ * lasts at least `timeoutMs` and about 100 ms more at most. An AbortController, a listener and a
+ * deadline entry per request cost as much CPU as the HTTP exchange itself.
+ */
+class DeadlineBuckets {
+  private readonly callers = new Map<AbortSignal, Caller>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly timeoutMs: number) {
+    this.sweeper = setInterval(() => this.expire(performance.now()), DEADLINE_BUCKET_MS);
+    this.sweeper.unref();
+  }
+
+  signalFor(signal: AbortSignal): AbortSignal {
+    const now = performance.now();
+    let caller = this.callers.get(signal);
+    const newest = caller?.buckets.at(-1);
+    if (newest && now - newest.openedAt < DEADLINE_BUCKET_MS) return newest.controller.signal;
+    const controller = new AbortController();
+    // A bucket's requests all listen on it.
+    setMaxListeners(0, controller.signal);
+    if (signal.aborted) controller.abort(signal.reason);
+    else if (!caller) {
+      const buckets: Caller['buckets'] = [];
+      caller = { buckets, abandon: () => buckets.forEach((bucket) => bucket.controller.abort(signal.reason)) };
+      signal.addEventListener('abort', caller.abandon, { once: true });
+      this.callers.set(signal, caller);
+    }
+    caller?.buckets.push({ openedAt: now, controller });
+    return controller.signal;
+  }
+
+  private expire(now: number): void {
+    const openedBefore = now - DEADLINE_BUCKET_MS - this.timeoutMs;
+    for (const [signal, caller] of this.callers) {
+      while (caller.buckets.length > 0 && caller.buckets[0].openedAt <= openedBefore) caller.buckets.shift()!.controller.abort(new Error('deadline'));
+      if (caller.buckets.length === 0) {
+        signal.removeEventListener('abort', caller.abandon);
+        this.callers.delete(signal);
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+}
 
 /**
  * The HTTP client of the real provider's contract: POST {url}/send/{msgId} with a bearer token. Each
- * request has one total deadline (connect, headers and body together within `timeoutMs`), so a send
- * batch can size its leases from it; one sweeping timer enforces every deadline, not a timer per request.
+ * request has one total deadline (connect, headers and body together within `timeoutMs`, see
+ * DeadlineBuckets), so a send batch can size its leases from it.
  */
 export function createProvider({ url, token, timeoutMs, connections, logger }: ProviderOptions): Provider {
-  const agent = new Agent({ connections, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 10_000 });
-  const base = url.replace(/\/+$/, '');
-  const deadlines = new Map<AbortController, number>();
-  const sweeper = setInterval(() => {
-    const now = performance.now();
-    for (const [controller, deadline] of deadlines) if (now >= deadline) controller.abort(new Error('deadline'));
-  }, DEADLINE_SWEEP_MS);
-  sweeper.unref();
+  const base = new URL(url);
+  const basePath = base.pathname.replace(/\/+$/, '');
+  const pool = new Pool(base.origin, { connections, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 10_000 });
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  const deadlines = new DeadlineBuckets(timeoutMs);
 
   return {
     async send(message, signal) {
       const debug = logger?.isLevelEnabled('debug') ? logger : undefined;
       const startedAt = performance.now();
       debug?.debug({ messageId: message.id, mailingId: message.mailingId, method: 'POST', path: `/send/${message.id}` }, 'provider request sent');
-      const controller = new AbortController();
-      const abandon = () => controller.abort(signal.reason);
-      signal.addEventListener('abort', abandon, { once: true });
-      deadlines.set(controller, performance.now() + timeoutMs);
+      const requestSignal = deadlines.signalFor(signal);
       const timed = timeProviderRequest();
       let result: ProviderResult = 'error';
       try {
-        if (signal.aborted) abandon();
-        const response = await request(`${base}/send/${message.id}`, {
+        const response = await pool.request({
+          path: `${basePath}/send/${message.id}`,
           method: 'POST',
-          dispatcher: agent,
-          signal: controller.signal,
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          signal: requestSignal,
+          headers,
           body: JSON.stringify({ id: message.id, phone: Number(message.phone), text: message.text }),
         });
         const body = await response.body.text();
@@ -149,20 +199,18 @@ export function createProvider({ url, token, timeoutMs, connections, logger }: P
         if (debug) logAnswer(debug, message, startedAt, delivery, response.statusCode);
         return delivery;
       } catch (error) {
-        const timedOut = controller.signal.aborted && !signal.aborted;
+        const timedOut = requestSignal.aborted && !signal.aborted;
         result = failureResult(error, signal, timedOut);
         const delivery = classifyError(error, signal, timedOut);
         if (debug) logAnswer(debug, message, startedAt, delivery);
         return delivery;
       } finally {
         timed(result);
-        deadlines.delete(controller);
-        signal.removeEventListener('abort', abandon);
       }
     },
     close: async () => {
-      clearInterval(sweeper);
-      await agent.close();
+      deadlines.close();
+      await pool.close();
     },
   };
 }

@@ -31,9 +31,9 @@ export async function runBaseline(db: Database, { providerUrl, token, concurrenc
   const provider = createProvider({ url: providerUrl, token, timeoutMs, connections: concurrency });
   const outcomes: SendOutcome[] = [];
   let next = 0;
+  // Never aborted; shared by all senders, as a send batch shares its own.
+  const never = new AbortController().signal;
   const sender = async () => {
-    // Never aborted; one per sender, so that no signal has more than one request listening.
-    const never = new AbortController().signal;
     while (next < queue.length) {
       const { id, phone } = queue[next++];
       const delivery = await provider.send({ id, phone: phone!, text: 'Benchmark message' }, never);

@@ -89,6 +89,22 @@ describe('provider client', () => {
       assert.equal(fake.received().length, 1);
     });
 
+    it('that never comes is waited for the whole timeout by every request of one caller, however late each started', async () => {
+      fake.setFaults({ hangRate: 1 });
+      const caller = new AbortController().signal;
+      const timed = async () => {
+        const started = Date.now();
+        const delivery = await provider.send(MESSAGE, caller);
+        return { delivery, elapsed: Date.now() - started };
+      };
+      const early = timed();
+      await sleep(40);
+      const late = await timed();
+      assert.deepEqual(late.delivery, { result: 'retry', error: 'provider did not answer in time' });
+      assert.ok(late.elapsed >= TIMEOUT_MS - 5 && late.elapsed < TIMEOUT_MS + 200, `the later request took ${late.elapsed} ms`);
+      assert.deepEqual((await early).delivery, { result: 'retry', error: 'provider did not answer in time' });
+    });
+
     it('that trickles its body byte by byte is cut at one total deadline, not one per phase', async () => {
       // Headers at once, then a byte every 100 ms: each phase keeps within its own timeout, the whole never ends.
       const server = createServer((_req, res) => {
