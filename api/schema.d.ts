@@ -576,11 +576,11 @@ export interface components {
             messages: components["schemas"]["MessagePage"];
         };
         Progress: {
-            /** @description Clients matching the filter now while `scheduled` (see audience_estimated); the recorded audience once started */
+            /** @description Clients matching the filter now while it has not started (see audience_estimated); the recorded audience once started or ended */
             audience: number;
             /** @description True when `audience` is the planner's estimate of a very large count */
             audience_estimated: boolean;
-            /** @description Messages sent per second over the last minute */
+            /** @description Messages sent per second over the last minute, or over the last 1,000 sends when they took less */
             rate_per_second: number;
             /**
              * Format: date-time

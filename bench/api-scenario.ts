@@ -232,8 +232,8 @@ async function seedStatistics(ctx: BenchContext, STATS_MESSAGES_EACH: number) {
   const { db } = ctx;
   const started = Date.now();
   const { rows } = await db.raw(
-    `INSERT INTO mailings (start_at, end_at, text, filter, status, audience_cursor, audience_done)
-     SELECT now() - interval '2 days', now() - interval '1 day', 'Statistics ' || g, '{}', 'finished', 0, true FROM generate_series(1, ?) g
+    `INSERT INTO mailings (start_at, started_at, end_at, text, filter, status, audience_cursor, audience_done)
+     SELECT now() - interval '2 days', now() - interval '2 days', now() - interval '1 day', 'Statistics ' || g, '{}', 'finished', 0, true FROM generate_series(1, ?) g
      RETURNING id`,
     [STATS_MAILINGS],
   );

@@ -64,19 +64,24 @@ function toFields(input: MailingInput): MailingFields {
   };
 }
 
-// Progress reports the send rate over this many seconds.
+// Progress reports the send rate over this many seconds, or over this many sends when they took less:
+// a fast mailing's rate then costs a thousand index entries, not a minute of sends.
 const PROGRESS_RATE_WINDOW_S = 60;
+const PROGRESS_RATE_SENDS = 1_000;
 
 /**
- * Audience (recorded once started, else matching now), send rate over the last minute and when the
- * pending messages would be done at that rate; read from counters and an index, never counting every message.
+ * Audience (recorded once started or ended, else matching now), send rate over the last minute and when
+ * the pending messages would be done at that rate; read from counters and an index, never counting every message.
  */
-async function progress(mailing: Mailing, counts: StatusCounts, sentLastMinute: number, started: boolean, firstSentAt: string | null): Promise<MailingInfo['progress']> {
+async function progress(mailing: Mailing, counts: StatusCounts, recent: { sent: number; overSeconds: number }, started: boolean, firstSentAt: string | null): Promise<MailingInfo['progress']> {
   const recorded = Object.values(counts).reduce((sum, n) => sum + n, 0);
-  const { clients, estimated } = started ? { clients: recorded, estimated: false } : await audience.countMatching(mailing.filter);
-  // Over the last minute, or since the first send when that was less than a minute ago.
+  const audienceFixed = started || lifecycle.FINAL_STATUSES.includes(mailing.status);
+  const { clients, estimated } = audienceFixed ? { clients: recorded, estimated: false } : await audience.countMatching(mailing.filter);
+  // Over the last minute, or since the first send when that was less than a minute ago, or over the last
+  // PROGRESS_RATE_SENDS sends when there were more.
   const sendingFor = firstSentAt ? (Date.now() - Date.parse(firstSentAt)) / 1000 : PROGRESS_RATE_WINDOW_S;
-  const rate = sentLastMinute / Math.min(PROGRESS_RATE_WINDOW_S, Math.max(1, sendingFor));
+  const rate =
+    recent.sent >= PROGRESS_RATE_SENDS ? recent.sent / Math.max(0.01, recent.overSeconds) : recent.sent / Math.min(PROGRESS_RATE_WINDOW_S, Math.max(1, sendingFor));
   const finishAt = mailing.status === 'running' && rate > 0 ? Math.min(Date.now() + (counts.pending / rate) * 1000, Date.parse(mailing.end_at)) : null;
   return { audience: clients, audience_estimated: estimated, rate_per_second: Math.round(rate * 100) / 100, estimated_finish_at: finishAt === null ? null : new Date(finishAt).toISOString() };
 }
@@ -280,15 +285,15 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
 
     async info(id: number, page: PageRequest): Promise<MailingInfo> {
       const mailing = await get(id);
-      const [counts, times, list, sentLastMinute, started] = await Promise.all([
+      const [counts, times, list, recent, started] = await Promise.all([
         messages.countsByMailing([id]),
         messages.sendTimes(id),
         messages.listMessages({ mailing_id: id }, page),
-        messages.sentSince(id, PROGRESS_RATE_WINDOW_S),
+        messages.recentSends(id, PROGRESS_RATE_WINDOW_S, PROGRESS_RATE_SENDS),
         store.hasStarted(id),
       ]);
       const mailingCounts = counts.get(id)!;
-      return { mailing, counts: mailingCounts, progress: await progress(mailing, mailingCounts, sentLastMinute, started, times.first_sent_at), ...times, messages: list };
+      return { mailing, counts: mailingCounts, progress: await progress(mailing, mailingCounts, recent, started, times.first_sent_at), ...times, messages: list };
     },
 
     /**

@@ -309,13 +309,18 @@ export async function pendingTotal(): Promise<number> {
 
 // Send times are indexed for sent messages only (messages_sent): these statements say `status = 'sent'`.
 
-/** Messages of a mailing sent in the last `seconds`. */
-export async function sentSince(mailingId: number, seconds: number): Promise<number> {
+/**
+ * The most recent sends of a mailing within the last `seconds`, at most `most` of them, and how long ago
+ * the oldest of those was: a rate over a bounded number of index entries, however fast the mailing sends.
+ */
+export async function recentSends(mailingId: number, seconds: number, most: number): Promise<{ sent: number; overSeconds: number }> {
   const { rows } = await knex().raw(
-    `SELECT count(*)::int AS sent FROM messages WHERE mailing_id = :mailingId AND status = 'sent' AND sent_at > now() - make_interval(secs => :seconds)`,
-    { mailingId, seconds },
+    `SELECT count(*)::int AS sent, coalesce(extract(epoch FROM now() - min(sent_at)), 0)::float8 AS over_seconds FROM (
+       SELECT sent_at FROM messages WHERE mailing_id = :mailingId AND status = 'sent' AND sent_at > now() - make_interval(secs => :seconds)
+       ORDER BY sent_at DESC LIMIT :most) recent`,
+    { mailingId, seconds, most },
   );
-  return rows[0].sent;
+  return { sent: rows[0].sent, overSeconds: rows[0].over_seconds };
 }
 
 export async function sendTimes(mailingId: number): Promise<{ first_sent_at: string | null; last_sent_at: string | null }> {

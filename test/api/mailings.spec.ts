@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { seedAudience } from '../faults/support';
 import { assertProblem, futureWindow, isoIn, uniqueTag, useApi } from '../support/api';
 
 const HOUR = 3600_000;
@@ -345,6 +346,31 @@ describe('mailings API', () => {
         messages: { items: [], next_cursor: null },
       });
       assert.deepEqual([progress.rate_per_second, progress.estimated_finish_at], [0, null]);
+    });
+
+    it('reports the audience a finished mailing recorded, not the clients its filter matches now', async () => {
+      const tag = uniqueTag('finished');
+      const [messaged] = [await ctx.api.createClient({ tag }), await ctx.api.createClient({ tag })];
+      const mailing = await ctx.api.createMailing({ filter: { tag } });
+      await ctx.api.db('messages').insert({ mailing_id: mailing.id, client_id: messaged.id, phone: messaged.phone_number, status: 'sent', sent_at: new Date() });
+      await ctx.api.db('mailings').where({ id: mailing.id }).update({ status: 'finished' });
+      const { progress } = (await ctx.api.get(`/api/mailings/${mailing.id}/info/`)).body;
+      assert.deepEqual([progress.audience, progress.audience_estimated], [1, false]);
+    });
+
+    it('reports the rate of the last 1,000 sends when they took less than the last minute', async () => {
+      const tag = uniqueTag('rate');
+      await seedAudience(ctx.api, tag, 1_501);
+      const mailing = await ctx.api.createMailing({ filter: { tag } });
+      // One send half an hour ago, then 1,500 one millisecond apart: 1,000 a second, where the last minute says 25.
+      await ctx.api.db.raw(
+        `INSERT INTO messages (mailing_id, client_id, phone, status, sent_at)
+         SELECT ?, id, phone_number, 'sent', CASE WHEN n = 1 THEN now() - interval '30 minutes' ELSE now() - n * interval '1 ms' END
+         FROM (SELECT id, phone_number, row_number() OVER (ORDER BY id) AS n FROM clients WHERE tag = ?) c`,
+        [mailing.id, tag],
+      );
+      const { progress } = (await ctx.api.get(`/api/mailings/${mailing.id}/info/`)).body;
+      assert.ok(progress.rate_per_second > 500 && progress.rate_per_second <= 1_001, `rate ${progress.rate_per_second}`);
     });
 
     it('answers 404 for the info of an unknown mailing', async () => {

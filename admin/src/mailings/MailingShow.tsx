@@ -136,7 +136,7 @@ function Statistics() {
         </Box>
         <Grid container spacing={2}>
           <Grid size={{ xs: 12, sm: 6, md: 3 }}>
-            <Stat label="Send rate (last minute)">{progress.rate_per_second.toFixed(1)} messages/s</Stat>
+            <Stat label="Send rate (recent)">{progress.rate_per_second.toFixed(1)} messages/s</Stat>
           </Grid>
           <Grid size={{ xs: 12, sm: 6, md: 3 }}>
             <Stat label="Estimated finish">{formatInstant(progress.estimated_finish_at)}</Stat>
