@@ -117,6 +117,8 @@ export class SendBatch {
   /** When (performance.now()) the terms were asked for, and the last moment a request may start. */
   private termsReadAt = -Infinity;
   private deadline = 0;
+  /** The end time the `stop` and `abandon` signals were made for. */
+  private signalsEndAt = NaN;
   /** Ends the starting of requests: a cancellation of any kind, or the end time. */
   private stop: AbortSignal;
   /**
@@ -268,13 +270,22 @@ export class SendBatch {
     this.terms = terms;
     this.termsReadAt = askedAt;
     this.deadline = askedAt + terms.msLeft - END_MARGIN_MS;
+    if (terms.endAt.getTime() !== this.signalsEndAt) this.signalEnd(terms.endAt.getTime());
+    return true;
+  }
+
+  /**
+   * The signals that the end time (or a cancellation) fires, made again only when the end time changes:
+   * each timer lives until its end, weeks away, so one per read of the terms would pile up.
+   */
+  private signalEnd(endAt: number): void {
+    this.signalsEndAt = endAt;
     const untilEnd = Math.max(0, this.deadline - performance.now());
     const ended = AbortSignal.timeout(Math.ceil(Math.min(untilEnd, MAX_TIMER_MS)));
     this.stop = AbortSignal.any([this.deps.activity.cancellationSignal, ended]);
     this.abandon = AbortSignal.any([this.cancelRequested.signal, ended]);
     // Every request in flight listens to it; that many listeners is by design, not a leak.
     setMaxListeners(0, this.abandon);
-    return true;
   }
 
   private async claim(): Promise<boolean> {
