@@ -109,51 +109,72 @@ function logAnswer(logger: Logger, message: OutgoingMessage, startedAt: number, 
 // Requests that start within this long of each other, for one caller, share one deadline.
 const DEADLINE_BUCKET_MS = 50;
 
+interface Bucket {
+  openedAt: number;
+  controller: AbortController;
+  /** Requests that carry its signal and have not ended. */
+  requests: number;
+}
+
 /** One caller's live buckets: one listener on its signal aborts them all. */
 interface Caller {
   abandon: () => void;
-  buckets: { openedAt: number; controller: AbortController }[];
+  buckets: Bucket[];
 }
 
 /**
  * The abort signals requests carry: one per caller's signal per 50 ms of start time, aborted by the
  * caller (end time, cancellation) or once the last of its requests is past its deadline. A request
  * lasts at least `timeoutMs` and about 100 ms more at most. An AbortController, a listener and a
- * deadline entry per request cost as much CPU as the HTTP exchange itself.
+ * deadline entry per request cost as much CPU as the HTTP exchange itself. A bucket whose requests
+ * have all ended is dropped at the next sweep, so live buckets follow the requests in flight.
  */
 class DeadlineBuckets {
   private readonly callers = new Map<AbortSignal, Caller>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly timeoutMs: number) {
-    this.sweeper = setInterval(() => this.expire(performance.now()), DEADLINE_BUCKET_MS);
+    this.sweeper = setInterval(() => this.sweep(performance.now()), DEADLINE_BUCKET_MS);
     this.sweeper.unref();
   }
 
-  signalFor(signal: AbortSignal): AbortSignal {
+  /** The bucket a request starting now joins; `leave` it when the request ends. */
+  enter(signal: AbortSignal): Bucket {
     const now = performance.now();
     let caller = this.callers.get(signal);
     const newest = caller?.buckets.at(-1);
-    if (newest && now - newest.openedAt < DEADLINE_BUCKET_MS) return newest.controller.signal;
-    const controller = new AbortController();
+    if (newest && now - newest.openedAt < DEADLINE_BUCKET_MS) {
+      newest.requests++;
+      return newest;
+    }
+    const bucket: Bucket = { openedAt: now, controller: new AbortController(), requests: 1 };
     // A bucket's requests all listen on it.
-    setMaxListeners(0, controller.signal);
-    if (signal.aborted) controller.abort(signal.reason);
+    setMaxListeners(0, bucket.controller.signal);
+    if (signal.aborted) bucket.controller.abort(signal.reason);
     else if (!caller) {
-      const buckets: Caller['buckets'] = [];
-      caller = { buckets, abandon: () => buckets.forEach((bucket) => bucket.controller.abort(signal.reason)) };
+      const buckets: Bucket[] = [];
+      caller = { buckets, abandon: () => buckets.forEach(({ controller }) => controller.abort(signal.reason)) };
       signal.addEventListener('abort', caller.abandon, { once: true });
       this.callers.set(signal, caller);
     }
-    caller?.buckets.push({ openedAt: now, controller });
-    return controller.signal;
+    caller?.buckets.push(bucket);
+    return bucket;
   }
 
-  private expire(now: number): void {
+  leave(bucket: Bucket): void {
+    bucket.requests--;
+  }
+
+  private sweep(now: number): void {
     const openedBefore = now - DEADLINE_BUCKET_MS - this.timeoutMs;
     for (const [signal, caller] of this.callers) {
-      while (caller.buckets.length > 0 && caller.buckets[0].openedAt <= openedBefore) caller.buckets.shift()!.controller.abort(new Error('deadline'));
-      if (caller.buckets.length === 0) {
+      const live = caller.buckets.filter((bucket) => {
+        if (bucket.requests > 0 && bucket.openedAt <= openedBefore) bucket.controller.abort(new Error('deadline'));
+        else if (bucket.requests > 0 || now - bucket.openedAt < DEADLINE_BUCKET_MS) return true;
+        return false;
+      });
+      caller.buckets.splice(0, caller.buckets.length, ...live);
+      if (live.length === 0) {
         signal.removeEventListener('abort', caller.abandon);
         this.callers.delete(signal);
       }
@@ -182,7 +203,8 @@ export function createProvider({ url, token, timeoutMs, connections, logger }: P
       const debug = logger?.isLevelEnabled('debug') ? logger : undefined;
       const startedAt = performance.now();
       debug?.debug({ messageId: message.id, mailingId: message.mailingId, method: 'POST', path: `/send/${message.id}` }, 'provider request sent');
-      const requestSignal = deadlines.signalFor(signal);
+      const bucket = deadlines.enter(signal);
+      const requestSignal = bucket.controller.signal;
       const timed = timeProviderRequest();
       let result: ProviderResult = 'error';
       try {
@@ -205,6 +227,7 @@ export function createProvider({ url, token, timeoutMs, connections, logger }: P
         if (debug) logAnswer(debug, message, startedAt, delivery);
         return delivery;
       } finally {
+        deadlines.leave(bucket);
         timed(result);
       }
     },
