@@ -7,6 +7,7 @@ import { repoRoot } from '../stack/repo-root';
 import { startTestStack, stopTestStack } from '../test/support/stack';
 import { freePort } from '../stack/free-port';
 import { statusKb } from './proc';
+import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 
 /**
  * `npm run bench:memory` (after `npm run build`): the resident memory of the API and the worker run
@@ -31,17 +32,17 @@ interface Variant {
 const variants: Variant[] = [
   { name: 'API, tsx (npm run api)', kind: 'api', args: ['--import', 'tsx', 'api/main.ts'] },
   { name: 'API, compiled (npm run api:prod)', kind: 'api', args: ['dist/api/main.js'] },
-  { name: 'worker, tsx, bundling at start (npm run worker)', kind: 'worker', args: ['--max-old-space-size=128', '--import', 'tsx', 'worker/main.ts'] },
+  { name: 'worker, tsx, bundling at start (npm run worker)', kind: 'worker', args: [...WORKER_NODE_FLAGS, '--import', 'tsx', 'worker/main.ts'] },
   {
     name: 'worker, tsx, prebuilt bundle',
     kind: 'worker',
-    args: ['--max-old-space-size=128', '--import', 'tsx', 'worker/main.ts'],
+    args: [...WORKER_NODE_FLAGS, '--import', 'tsx', 'worker/main.ts'],
     env: { WORKFLOW_BUNDLE_PATH: BUNDLE },
   },
   {
     name: 'worker, compiled, prebuilt bundle (npm run worker:prod, the image)',
     kind: 'worker',
-    args: ['--max-old-space-size=128', 'dist/worker/main.js'],
+    args: [...WORKER_NODE_FLAGS, 'dist/worker/main.js'],
     env: { WORKFLOW_BUNDLE_PATH: BUNDLE },
   },
 ];
