@@ -112,7 +112,6 @@ function storableText(text: string | null): string | null {
   return clean.length > MAX_ERROR_LENGTH ? `${clean.slice(0, MAX_ERROR_LENGTH - 1)}…` : clean;
 }
 
-/** How many of `outcomes` were written. */
 /** An outcome, with the claim it was sent under. */
 export interface ClaimOutcome {
   token: string;
