@@ -156,7 +156,7 @@ async function serviceRun(ctx: BenchContext, n: number, index: number): Promise<
 
   const firstSeen = await polled;
   const sent = await sentFigures(ctx, mailing.id, n);
-  const candidates = firstCandidates(sent.lowestIds, ctx.limits.batchSize, config.SEND_CONCURRENCY);
+  const candidates = firstCandidates(sent.lowestIds, ctx.limits, config.SEND_CONCURRENCY);
   const firstArrival = await control.firstArrival(candidates);
   const history = await historySizes(temporal, mailingWorkflowId(mailing.id));
   const cpu = cpuUse(parts, before, after);
@@ -249,12 +249,12 @@ async function sentFigures(ctx: BenchContext, mailingId: number, n: number) {
 }
 
 /**
- * The ids among which the first request is: each batch claims the next `batchSize` pending ids and
- * starts with its lowest ones, at most `concurrency` at once, so the first `concurrency` ids of every
- * block of `batchSize` (and the lowest ids overall, whatever the claims looked like).
+ * The ids among which the first request is: the parallel batches each claim `concurrency` due ids from
+ * the front, skipping those another holds, so the lowest `parallelBatches × concurrency` ids; and, as
+ * batches claimed before, the first `concurrency` ids of every block of `batchSize`.
  */
-function firstCandidates(lowestIds: number[], batchSize: number, concurrency: number): number[] {
-  return lowestIds.filter((_, i) => i < concurrency || i % batchSize < concurrency).slice(0, FIRST_ARRIVAL_LOOKUPS);
+function firstCandidates(lowestIds: number[], { batchSize, parallelBatches }: { batchSize: number; parallelBatches: number }, concurrency: number): number[] {
+  return lowestIds.filter((_, i) => i < parallelBatches * concurrency || i % batchSize < concurrency).slice(0, FIRST_ARRIVAL_LOOKUPS);
 }
 
 /**
