@@ -43,6 +43,7 @@ export function mailingNotFound(mailingId: number): ApplicationFailure {
 export function createMailingActivities({ provider, rateLimiter, policy, logger }: MailingActivityDeps) {
   const slots = new Sema(policy.concurrency);
   const outcomes = new OutcomeWriter(recordClaimOutcomes);
+  const fronts = new Map<number, number>();
 
   /** Records the audience chunk by chunk until every matching client has a message; resumes where a crash left off. */
   async function recordAudience(mailingId: number): Promise<number> {
@@ -89,7 +90,7 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
       // Its lines (and its messages') name the run and the attempt, as the Web UI shows them.
       const { workflowExecution, activityId, attempt } = activity.info;
       const batchLogger = logger.child({ workflowId: workflowExecution?.workflowId, activityId, attempt });
-      const report = await new SendBatch({ activity, provider, rateLimiter, slots, outcomes, policy, logger: batchLogger }, mailingId, limit).run();
+      const report = await new SendBatch({ activity, provider, rateLimiter, slots, outcomes, fronts, policy, logger: batchLogger }, mailingId, limit).run();
       if (report.providerDown) countOutageBackoff();
       return report;
     },

@@ -49,6 +49,13 @@ export interface BatchDeps {
   slots: Sema;
   /** Shared by the worker's batches: their outcomes are written together. */
   outcomes: OutcomeWriter;
+  /**
+   * Per mailing, the highest id a batch of this worker claimed: where the next batch starts. Claims
+   * walk the mailing's messages in id order; a batch that started from the first id walked every
+   * message already sent, and a mailing that has just started is not in the planner's statistics, so
+   * that walk went through all of them (25 ms per claim 77,000 messages in, by EXPLAIN ANALYZE).
+   */
+  fronts: Map<number, number>;
   policy: SendingPolicy;
   logger: Logger;
 }
@@ -291,13 +298,23 @@ export class SendBatch {
   private async claim(): Promise<boolean> {
     if (!(await this.refreshTerms())) return false;
     if (!this.maySend()) return false;
-    const claim = await messages.claimDue(this.mailingId, Math.min(this.deps.policy.concurrency, this.limit - this.report.attempted), this.leaseMs, this.claimedUpTo);
+    const want = Math.min(this.deps.policy.concurrency, this.limit - this.report.attempted);
+    this.claimedUpTo ||= this.deps.fronts.get(this.mailingId) ?? 0;
+    let claim = await messages.claimDue(this.mailingId, want, this.leaseMs, this.claimedUpTo);
+    if (claim.messages.length === 0 && this.claimedUpTo > 0) {
+      // Past the last due message: what the front passed (retries, released leases, opened windows) comes next.
+      this.claimedUpTo = 0;
+      claim = await messages.claimDue(this.mailingId, want, this.leaseMs, 0);
+    }
     this.claimedAt = performance.now();
     this.token = claim.token;
     this.queue = claim.messages;
     countClaimed(claim.messages.length);
     logClaimed(this.deps.logger, this.mailingId, claim.messages);
-    if (this.queue.length > 0) this.claimedUpTo = Math.max(this.claimedUpTo, this.queue[this.queue.length - 1].id);
+    if (this.queue.length > 0) {
+      this.claimedUpTo = Math.max(this.claimedUpTo, this.queue[this.queue.length - 1].id);
+      this.deps.fronts.set(this.mailingId, Math.max(this.deps.fronts.get(this.mailingId) ?? 0, this.claimedUpTo));
+    } else this.deps.fronts.delete(this.mailingId);
     return this.queue.length > 0;
   }
 

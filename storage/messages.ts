@@ -67,8 +67,9 @@ export interface Claim {
 /**
  * Leases the next due messages of a mailing to one send batch. SKIP LOCKED lets parallel batches
  * (on any worker) take disjoint messages; a lease that runs out frees the messages of a batch that died.
- * A batch resumes after the last id it claimed (`afterId`), so it does not rescan the messages it
- * and its siblings hold leased at the front of the index. A message goes to its recorded phone while a
+ * A batch resumes after the last id claimed (`afterId`: its own, or its worker's front for the
+ * mailing), so it does not rescan the messages already sent or held leased; it starts again from the
+ * first id only once nothing is due past that. A message goes to its recorded phone while a
  * client with that phone exists, so a client deleted and imported again is still messaged, once.
  */
 export async function claimDue(mailingId: number, limit: number, leaseMs: number, afterId = 0): Promise<Claim> {

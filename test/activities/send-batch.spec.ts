@@ -78,6 +78,30 @@ describe('sendBatch activity', function () {
     return env.run(activities.sendBatch, mailingId, limit);
   }
 
+  describe('batch after batch of one mailing on one worker (one request at a time)', () => {
+    it('starts each batch where the last left off, and sends what came due behind it once the end is reached', async () => {
+      const { mailingId, messageIds } = await mailingWithDueMessages(db, 6);
+      let refused = false;
+      // The first message is refused once and is due again at once, behind the batches' front.
+      const refusingFirstOnce: Provider = {
+        send: async (message, signal) => {
+          if (message.id !== messageIds[0] || refused) return client.send(message, signal);
+          refused = true;
+          return { result: 'retry', error: 'provider answered 503' };
+        },
+        close: async () => undefined,
+      };
+      const spy = timed(refusingFirstOnce);
+      const activities = activitiesWith({ provider: spy.provider, policy: { concurrency: 1, retryInitialMs: 1, retryMaxMs: 1 } });
+      for (let batch = 0; batch < 3; batch++) await sendBatch(mailingId, 3, activities);
+      assert.deepEqual(
+        spy.starts.map((start) => messageIds.indexOf(start.id)),
+        [0, 1, 2, 3, 4, 5, 0],
+      );
+      assert.deepEqual((await messageStates(db, mailingId)).map((m) => m.status), Array(6).fill('sent'));
+    });
+  });
+
   describe('with a provider that accepts everything', () => {
     it('sends every due message exactly once', async () => {
       const { mailingId, messageIds } = await mailingWithDueMessages(db, 10);
