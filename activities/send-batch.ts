@@ -291,7 +291,7 @@ export class SendBatch {
     const ended = AbortSignal.timeout(Math.ceil(Math.min(untilEnd, MAX_TIMER_MS)));
     this.stop = AbortSignal.any([this.deps.activity.cancellationSignal, ended]);
     this.abandon = AbortSignal.any([this.cancelRequested.signal, ended]);
-    // Every request in flight listens to it; that many listeners is by design, not a leak.
+    // A provider may listen to it once per request in flight (the HTTP client listens once per batch); that is by design, not a leak.
     setMaxListeners(0, this.abandon);
   }
 
