@@ -285,12 +285,12 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
 
     async info(id: number, page: PageRequest): Promise<MailingInfo> {
       const mailing = await get(id);
-      const [counts, times, list, recent, started] = await Promise.all([
+      const [counts, { recent, ...times }, list, started] = await Promise.all([
         messages.countsByMailing([id]),
-        messages.sendTimes(id),
+        messages.sendTimes(id, PROGRESS_RATE_WINDOW_S, PROGRESS_RATE_SENDS),
         messages.listMessages({ mailing_id: id }, page),
-        messages.recentSends(id, PROGRESS_RATE_WINDOW_S, PROGRESS_RATE_SENDS),
-        store.hasStarted(id),
+        // Only a paused mailing may or may not have started: a running one has.
+        mailing.status === 'paused' ? store.hasStarted(id) : mailing.status === 'running',
       ]);
       const mailingCounts = counts.get(id)!;
       return { mailing, counts: mailingCounts, progress: await progress(mailing, mailingCounts, recent, started, times.first_sent_at), ...times, messages: list };
