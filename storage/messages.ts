@@ -259,8 +259,34 @@ export interface MessageFilter {
   status?: MessageStatus;
 }
 
+/** The filter columns of the index a list reads, in its order: the index is (these, id). */
+function indexedColumns(filter: MessageFilter): (keyof MessageFilter)[] {
+  if (filter.mailing_id !== undefined) return filter.status !== undefined ? ['mailing_id', 'status'] : ['mailing_id'];
+  if (filter.client_id !== undefined) return ['client_id'];
+  return filter.status !== undefined ? ['status'] : [];
+}
+
+/**
+ * A page of messages, through the index on the filter's columns and id. Those columns lead the order
+ * and are compared with `= ANY` (of one value): with `=`, the planner treats them as constants, sees
+ * the primary key giving the same order, and may walk it from the first message of every mailing to
+ * reach those of the mailing sending now, the newest (one page: 35,000 buffers and 160-260 ms by
+ * EXPLAIN ANALYZE; seconds per request in the benchmark's load). Led by them, the order comes only
+ * from their index.
+ */
+export function messagePage(filter: MessageFilter, page: PageRequest) {
+  const leading = indexedColumns(filter);
+  const query = MessageRow.query().select(columns);
+  for (const [column, value] of Object.entries(filter)) {
+    if (value === undefined) continue;
+    if (leading.includes(column as keyof MessageFilter)) query.whereRaw('?? = ANY(?)', [column, [value]]);
+    else query.where(column, value);
+  }
+  return keysetPage(query, page, leading);
+}
+
 export async function listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<Message>> {
-  const rows = await keysetPage(MessageRow.query().select(columns).where(filter), page);
+  const rows = await messagePage(filter, page);
   return toPage((rows as unknown as Record<string, unknown>[]).map(toMessage), page.limit);
 }
 

@@ -23,11 +23,12 @@ interface KeysetQuery {
 /**
  * One page of `query`: the rows after the cursor in the page's order, one more than asked (see
  * toPage). Every list's index ends in id, so either direction reads only the rows it returns.
+ * `leading` columns (each held to one value by the query) come before id in the order, as in the index.
  */
-export function keysetPage<Q extends KeysetQuery>(query: Q, request: PageRequest): Q {
+export function keysetPage<Q extends KeysetQuery>(query: Q, request: PageRequest, leading: string[] = []): Q {
   const descending = request.order === 'desc';
   if (request.cursor) query.where('id', descending ? '<' : '>', Number(request.cursor));
-  query.orderBy('id', descending ? 'desc' : 'asc');
+  for (const column of [...leading, 'id']) query.orderBy(column, descending ? 'desc' : 'asc');
   query.limit(request.limit + 1);
   return query;
 }
