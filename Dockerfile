@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for the API (the default command), the worker and migrations; docker-compose.yml and
 # deploy/k8s pick the command:
-#   node dist/api/main.js                                   the API on PORT (8000)
+#   node --min-semi-space-size=16 dist/api/main.js          the API on PORT (8000)
 #   node --max-old-space-size=128 --max-semi-space-size=4 dist/worker/main.js       a worker (the heap cap of `npm run worker`)
 #   node dist/storage/migrate.js                            apply the schema, then exit
 # Validated offline by hadolint (test/deploy.spec.ts); build with `docker build -t mailing-service .`.
@@ -40,4 +40,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 8000}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "dist/api/main.js"]
+CMD ["node", "--min-semi-space-size=16", "dist/api/main.js"]

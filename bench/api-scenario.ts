@@ -35,7 +35,7 @@ import { fmt, single, type SummaryRow } from './summary';
  *    then GET /api/mailings/fullinfo/, /api/mailings/{id}/info/ and /api/messages/?mailing_id= one at
  *    a time, in turn, BENCH_STATS_REQUESTS times each after a warm-up: p50 / p95 / p99 / max.
  * 2. Under load: on top of that data, a mailing to BENCH_LOAD_CLIENTS (100,000) clients created with POST
- *    /api/mailings/; once it sends, each kind of read is warmed up WARM_UP times, then autocannon (bench/load-client.ts, its own process) sends
+ *    /api/mailings/; once it sends, each kind of read is warmed up WARM_UP times (DATABASE_POOL_MAX at once), then autocannon (bench/load-client.ts, its own process) sends
  *    BENCH_LOAD_RATE requests/s of mixed reads over BENCH_LOAD_CONNECTIONS connections for
  *    BENCH_LOAD_SECONDS; the mailing must still be running when the load ends.
  */
@@ -136,10 +136,15 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
       { label: 'message', path: `/api/messages/${messageId}/` },
     ],
   };
-  // As the statistics were: each kind of read WARM_UP times first, so that the load meets compiled code, not the first calls.
-  for (let i = 0; i < WARM_UP; i++) {
-    for (const { path } of plan.requests) await (await fetch(`${api.url}${path}`)).arrayBuffer();
-  }
+  // As the statistics were: each kind of read WARM_UP times first, so that the load meets compiled code, not the first calls;
+  // as many at once as the API has database connections, so that it meets open connections whose backends have run each read.
+  await Promise.all(
+    Array.from({ length: config.DATABASE_POOL_MAX }, async (_, caller) => {
+      for (let i = caller; i < WARM_UP; i += config.DATABASE_POOL_MAX) {
+        for (const { path } of plan.requests) await (await fetch(`${api.url}${path}`)).arrayBuffer();
+      }
+    }),
+  );
   say(`load: ${loadRate} requests/s of ${plan.requests.length} kinds of reads over ${loadConnections} connections for ${loadSeconds} s (load average ${loadAverage()})`);
   const loadChild = spawn(process.execPath, ['--import', 'tsx', 'bench/load-client.ts'], {
     cwd: repoRoot,

@@ -7,6 +7,7 @@ import { repoRoot } from '../stack/repo-root';
 import { startTestStack, stopTestStack } from '../test/support/stack';
 import { freePort } from '../stack/free-port';
 import { statusKb } from './proc';
+import { API_NODE_FLAGS } from '../api/node-flags';
 import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 
 /**
@@ -30,8 +31,8 @@ interface Variant {
 }
 
 const variants: Variant[] = [
-  { name: 'API, tsx (npm run api)', kind: 'api', args: ['--import', 'tsx', 'api/main.ts'] },
-  { name: 'API, compiled (npm run api:prod)', kind: 'api', args: ['dist/api/main.js'] },
+  { name: 'API, tsx (npm run api)', kind: 'api', args: [...API_NODE_FLAGS, '--import', 'tsx', 'api/main.ts'] },
+  { name: 'API, compiled (npm run api:prod)', kind: 'api', args: [...API_NODE_FLAGS, 'dist/api/main.js'] },
   { name: 'worker, tsx, bundling at start (npm run worker)', kind: 'worker', args: [...WORKER_NODE_FLAGS, '--import', 'tsx', 'worker/main.ts'] },
   {
     name: 'worker, tsx, prebuilt bundle',

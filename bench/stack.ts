@@ -15,6 +15,7 @@ import { startTemporalDevServer } from '../stack/temporal-server';
 import { waitUntilReady } from '../stack/wait-until-ready';
 import { migrateLatest } from '../storage/migrate';
 import { writeWorkflowBundle } from '../worker/bundle';
+import { API_NODE_FLAGS } from '../api/node-flags';
 import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 import { childByExecutable } from './proc';
 
@@ -116,7 +117,7 @@ export async function startBenchStack(config: Config, logger: Logger, parts: Par
     async startApi() {
       const port = await freePort();
       // A throwaway API on loopback: the scenarios call it without credentials.
-      const api = await spawnNode('api', 'api/main.ts', { ...workerEnv, PORT: String(port), HOST: '127.0.0.1', AUTH_DISABLED: 'true' }, logger, parts);
+      const api = await spawnNode('api', 'api/main.ts', { ...workerEnv, PORT: String(port), HOST: '127.0.0.1', AUTH_DISABLED: 'true' }, logger, parts, API_NODE_FLAGS);
       const url = `http://127.0.0.1:${port}`;
       await waitUntilReady(api, () => httpOk(`${url}/readyz`), STARTUP_TIMEOUT_MS);
       return { process: api, url };

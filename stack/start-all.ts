@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../config/logger';
+import { API_NODE_FLAGS } from '../api/node-flags';
 import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 import { migrateLatest } from '../storage/migrate';
 import { ensureAdminBuilt } from './admin-build';
@@ -25,7 +26,7 @@ const API_STARTUP_TIMEOUT_MS = 60_000;
 /** The service's processes, with how long each may take to drain when stopped. */
 const SERVICES = [
   { name: 'worker', entry: 'worker/main.ts', flags: WORKER_NODE_FLAGS, stopTimeoutMs: 30_000 },
-  { name: 'api', entry: 'api/main.ts', flags: [], stopTimeoutMs: 10_000 },
+  { name: 'api', entry: 'api/main.ts', flags: API_NODE_FLAGS, stopTimeoutMs: 10_000 },
 ];
 
 /**

@@ -282,7 +282,7 @@ describe('deployment files, checked offline', function () {
       assert.equal(keyToolCode, 0, keyTool.output());
       const key = /msk_\S+/.exec(keyTool.output())![0];
       const [port, metricsPort] = [await freePort(), await freePort()];
-      const api = startCompiled(['dist/api/main.js'], { PORT: String(port), HOST: '127.0.0.1', API_METRICS_PORT: String(metricsPort) });
+      const api = startCompiled(['--min-semi-space-size=16', 'dist/api/main.js'], { PORT: String(port), HOST: '127.0.0.1', API_METRICS_PORT: String(metricsPort) });
       await api.waitFor('"API listening"');
       const base = `http://127.0.0.1:${port}`;
       assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { status: 'ok' });
