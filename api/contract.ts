@@ -33,8 +33,8 @@ export const specPath = path.join(__dirname, '..', 'openapi.yaml');
  * The API as described by openapi.yaml: routing, request validation and (in tests) response
  * validation all come from the spec, so no route or field is restated in code.
  */
-export function createContract(): OpenAPIBackend {
-  return new OpenAPIBackend({
+export async function loadContract(): Promise<OpenAPIBackend> {
+  const contract = new OpenAPIBackend({
     definition: specPath,
     strict: true,
     quick: false,
@@ -43,6 +43,12 @@ export function createContract(): OpenAPIBackend {
     ignoreTrailingSlashes: false,
     customizeAjv: addApiFormats,
   });
+  await contract.init();
+  // openapi-backend lists the spec's operations afresh (new objects, a RegExp per path) several times
+  // for every request it routes; the spec does not change once loaded.
+  const operations = contract.router.getOperations();
+  contract.router.getOperations = () => operations;
+  return contract;
 }
 
 /** The formats openapi.yaml uses beyond JSON Schema's own. */

@@ -15,7 +15,10 @@ export class MessageRow extends Model {
 
 const knex = () => MessageRow.knex();
 
-const columns = ['id', 'mailing_id', 'client_id', 'phone', 'status', 'attempts', 'last_error', 'created_at', 'due_at', 'sent_at'];
+// Times come as the API writes them (as Date.toISOString would, to the millisecond): a page of messages
+// has three per row, and parsing each into a Date only to print it again cost more than the rest of the row.
+const isoTime = (column: string) => knex().raw(`to_char(?? AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ??`, [column, column]);
+const columns = () => ['id', 'mailing_id', 'client_id', 'phone', 'status', 'attempts', 'last_error', isoTime('created_at'), isoTime('due_at'), isoTime('sent_at')];
 
 function toMessage(row: Record<string, unknown>): Message {
   return {
@@ -26,9 +29,9 @@ function toMessage(row: Record<string, unknown>): Message {
     status: row.status as MessageStatus,
     attempts: row.attempts as number,
     last_error: row.last_error as string | null,
-    created_at: (row.created_at as Date).toISOString(),
-    due_at: (row.due_at as Date).toISOString(),
-    sent_at: row.sent_at ? (row.sent_at as Date).toISOString() : null,
+    created_at: row.created_at as string,
+    due_at: row.due_at as string,
+    sent_at: row.sent_at as string | null,
   };
 }
 
@@ -276,7 +279,7 @@ function indexedColumns(filter: MessageFilter): (keyof MessageFilter)[] {
  */
 export function messagePage(filter: MessageFilter, page: PageRequest) {
   const leading = indexedColumns(filter);
-  const query = MessageRow.query().select(columns);
+  const query = MessageRow.query().select(columns());
   for (const [column, value] of Object.entries(filter)) {
     if (value === undefined) continue;
     if (leading.includes(column as keyof MessageFilter)) query.whereRaw('?? = ANY(?)', [column, [value]]);
@@ -291,7 +294,7 @@ export async function listMessages(filter: MessageFilter, page: PageRequest): Pr
 }
 
 export async function findMessage(id: number): Promise<Message | undefined> {
-  const row = await MessageRow.query().findById(id).select(columns);
+  const row = await MessageRow.query().findById(id).select(columns());
   return row && toMessage(row as unknown as Record<string, unknown>);
 }
 

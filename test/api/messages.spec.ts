@@ -88,6 +88,20 @@ describe('messages API', () => {
     assert.equal(res.body.attempts, 1);
   });
 
+  it("gives a message's times in UTC to the millisecond, as in every other answer, and null for a time not reached", async () => {
+    const mailing = await ctx.api.createMailing();
+    const id = await recordMessage({
+      mailing_id: mailing.id,
+      phone: '79990000001',
+      created_at: '2026-03-04 05:06:07.891999+03',
+      due_at: '2026-03-04 02:06:08.5+00',
+    });
+    const [{ body: one }, { body: page }] = [await ctx.api.get(`/api/messages/${id}/`), await ctx.api.get(`/api/messages/?mailing_id=${mailing.id}`)];
+    const times = ({ created_at, due_at, sent_at }: Record<string, unknown>) => ({ created_at, due_at, sent_at });
+    const expected = { created_at: '2026-03-04T02:06:07.891Z', due_at: '2026-03-04T02:06:08.500Z', sent_at: null };
+    assert.deepEqual([times(one), times(page.items[0])], [expected, expected]);
+  });
+
   it('filters messages by mailing, client and status together', async () => {
     const mailing = await ctx.api.createMailing();
     const [a, b] = [await ctx.api.createClient(), await ctx.api.createClient()];

@@ -9,7 +9,7 @@ import { Model } from 'objection';
 import { loadConfig, sendLimits } from '../../config';
 import { createLogger } from '../../config/logger';
 import { createApp } from '../../api/app';
-import { createContract } from '../../api/contract';
+import { loadContract } from '../../api/contract';
 import { createApiKey } from '../../domain/api-keys';
 import { createMailingService, type MailingService } from '../../domain/mailings';
 import type { AuthOptions } from '../../api/auth/options';
@@ -180,8 +180,7 @@ let validators: Promise<{ contract: OpenAPIBackend; validateProblem: ReturnType<
 /** The spec's response validators; built once per run, since initialising the contract takes a second. */
 function specValidators() {
   validators ??= (async () => {
-    const contract = createContract();
-    await contract.init();
+    const contract = await loadContract();
     const problemSchema = (contract.definition as any).components.schemas.Problem;
     return { contract, validateProblem: new Ajv({ allErrors: true, strict: false }).compile(problemSchema) };
   })();

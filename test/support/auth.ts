@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createContract } from '../../api/contract';
+import { loadContract } from '../../api/contract';
 import { createApiKey } from '../../domain/api-keys';
 import type { Role } from '../../domain/roles';
 
@@ -20,8 +20,7 @@ export interface SpecOperation {
 
 /** Every operation of openapi.yaml, with a path one can request. */
 export async function specOperations(): Promise<SpecOperation[]> {
-  const contract = createContract();
-  await contract.init();
+  const contract = await loadContract();
   const globalSecurity = (contract.definition as { security?: unknown[] }).security ?? [];
   return contract.getOperations().map((operation) => ({
     operationId: operation.operationId!,
