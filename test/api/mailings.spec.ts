@@ -358,25 +358,17 @@ describe('mailings API', () => {
       assert.deepEqual([progress.audience, progress.audience_estimated], [1, false]);
     });
 
-    it('reports the audience a running mailing recorded, not the clients its filter matches now', async () => {
-      const tag = uniqueTag('running');
-      const [messaged] = [await ctx.api.createClient({ tag }), await ctx.api.createClient({ tag })];
-      const mailing = await ctx.api.createMailing({ filter: { tag } });
-      await ctx.api.db('messages').insert({ mailing_id: mailing.id, client_id: messaged.id, phone: messaged.phone_number });
-      await ctx.api.db('mailings').where({ id: mailing.id }).update({ status: 'running', started_at: new Date() });
-      const { progress } = (await ctx.api.get(`/api/mailings/${mailing.id}/info/`)).body;
-      assert.deepEqual([progress.audience, progress.audience_estimated], [1, false]);
-    });
-
-    it('reports the audience a paused mailing recorded once it had started', async () => {
-      const tag = uniqueTag('paused-started');
-      const [messaged] = [await ctx.api.createClient({ tag }), await ctx.api.createClient({ tag })];
-      const mailing = await ctx.api.createMailing({ filter: { tag } });
-      await ctx.api.db('messages').insert({ mailing_id: mailing.id, client_id: messaged.id, phone: messaged.phone_number });
-      await ctx.api.db('mailings').where({ id: mailing.id }).update({ status: 'paused', started_at: new Date() });
-      const { progress } = (await ctx.api.get(`/api/mailings/${mailing.id}/info/`)).body;
-      assert.deepEqual([progress.audience, progress.audience_estimated], [1, false]);
-    });
+    for (const status of ['running', 'paused'] as const) {
+      it(`reports the audience a ${status} mailing recorded once it had started, not the clients its filter matches now`, async () => {
+        const tag = uniqueTag(`${status}-started`);
+        const [messaged] = [await ctx.api.createClient({ tag }), await ctx.api.createClient({ tag })];
+        const mailing = await ctx.api.createMailing({ filter: { tag } });
+        await ctx.api.db('messages').insert({ mailing_id: mailing.id, client_id: messaged.id, phone: messaged.phone_number });
+        await ctx.api.db('mailings').where({ id: mailing.id }).update({ status, started_at: new Date() });
+        const { progress } = (await ctx.api.get(`/api/mailings/${mailing.id}/info/`)).body;
+        assert.deepEqual([progress.audience, progress.audience_estimated], [1, false]);
+      });
+    }
 
     it('counts the clients matching the filter of a mailing paused before its start', async () => {
       const tag = uniqueTag('paused-unstarted');
