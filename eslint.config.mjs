@@ -41,7 +41,7 @@ function workflowImportRules(depth) {
 }
 
 export default defineConfig(
-  { ignores: ['dist/', 'admin/dist/', '.data/', '.venv/', 'api/schema.d.ts'] },
+  { ignores: ['dist/', 'admin/dist/', 'bench/.build/', '.data/', '.venv/', 'api/schema.d.ts'] },
   {
     files: ['**/*.{ts,tsx,mts,cts,js,mjs,cjs}'],
     extends: [js.configs.recommended, tseslint.configs.recommended],

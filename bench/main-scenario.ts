@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as messages from '../storage/messages';
 import { mailingWorkflowId } from '../workflows/mailing';
-import { runBaseline } from './baseline';
 import {
   cpuRows,
   cpuSnapshot,
@@ -108,7 +107,7 @@ export async function mainScenario(ctx: BenchContext, clients: number, repeat: n
       ok: (v) => v <= 0.15,
     }),
     repeated(S, 'Temporal server CPU per 1,000 messages', 's', service.map((s) => per1000(s, 'temporal')), 3),
-    repeated(S, 'baseline loop (bench process) CPU per 1,000 messages', 's', baseline.map((b) => per1000(b, 'bench process')), 3),
+    repeated(S, 'baseline loop (its own process) CPU per 1,000 messages', 's', baseline.map((b) => per1000(b, 'baseline process')), 3),
     repeated(S, 'PostgreSQL CPU per 1,000 messages (baseline)', 's', baseline.map((b) => per1000(b, 'postgres')), 3),
     repeated(S, 'worker peak memory (VmHWM)', 'MB', service.map((s) => s.memory.hwmMb), 0, { text: '< 300 MB', ok: (v) => v < 300 }),
     repeated(S, "largest run's history: events", 'events', service.map((s) => Math.max(...s.history.events)), 0, {
@@ -197,18 +196,21 @@ async function baselineRun(ctx: BenchContext, n: number, index: number): Promise
   // Autoanalyze may have run during the previous run: the statistics are laid anew each time.
   await pastMailingStatistics(db);
   await control.clear();
-  say(`baseline run ${index}: the same sends by a plain loop in this process, without Temporal (load average ${loadAverage()})`);
+  say(`baseline run ${index}: the same sends by a plain loop in its own process, without Temporal (load average ${loadAverage()})`);
+  const loop = await stack.startBaseline();
+  const parts = [{ name: 'baseline process', pid: loop.pid }, ...ctx.stackParts];
   const watch = watchProcesses(stack.died, []);
-  const before = cpuSnapshot(ctx.stackParts);
+  const before = cpuSnapshot(parts);
   const started = Date.now();
-  const mailingId = await runBaseline(db, { providerUrl: stack.providerUrl, token: stack.token, concurrency: config.SEND_CONCURRENCY, timeoutMs: config.SEND_TIMEOUT_MS });
+  const mailingId = await loop.run();
   const wallMs = Date.now() - started;
-  const after = cpuSnapshot(ctx.stackParts);
+  const after = cpuSnapshot(parts);
+  await loop.end();
   if (watch.died) throw new Error(watch.died);
   const sent = await sentFigures(ctx, mailingId, n);
   // The loop's senders take the messages in id order: the first request is among the lowest ids.
   const firstArrival = await control.firstArrival(sent.lowestIds.slice(0, config.SEND_CONCURRENCY));
-  const cpu = cpuUse(ctx.stackParts, before, after);
+  const cpu = cpuUse(parts, before, after);
   const rate = sent.counts.sent / ((sent.lastSent - firstArrival) / 1000);
   say(`baseline run ${index}: ${fmt(rate)} msg/s`);
   printTable(`CPU of baseline run ${index} (${cpu.wallSeconds.toFixed(1)} s, INSERT..SELECT of the messages included), % of one core`, cpuRows(cpu));

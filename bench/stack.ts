@@ -1,12 +1,16 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Config } from '../config';
 import type { Logger } from '../config/logger';
 import type { Parts } from '../stack/parts';
 import type { ManagedProcess } from '../stack/managed-process';
 import { freePort } from '../stack/free-port';
+import { repoRoot } from '../stack/repo-root';
 import { startNodePart } from '../stack/node-part';
 import { startEmbeddedPostgres } from '../stack/postgres';
 import { tcpProbe } from '../stack/tcp-probe';
@@ -17,6 +21,7 @@ import { migrateLatest } from '../storage/migrate';
 import { writeWorkflowBundle } from '../worker/bundle';
 import { API_NODE_FLAGS } from '../api/node-flags';
 import { WORKER_NODE_FLAGS } from '../worker/node-flags';
+import { builtPath, buildMeasuredProcesses } from './build';
 import { childByExecutable } from './proc';
 
 const TOKEN = 'bench-token';
@@ -31,12 +36,47 @@ export interface BenchStack {
   /** Settles with a description when PostgreSQL, Temporal or the fake provider exits before the end. */
   died: Promise<string>;
   /**
-   * A worker process (`npm run worker` minus npm, from a prebuilt bundle); one per measured run, so
+   * A worker process (`npm run worker:prod` minus npm: compiled, from a prebuilt bundle); one per measured run, so
    * that its peak memory is that run's. Started once the data is seeded; may be stopped before the rest.
    */
   startWorker(): Promise<ManagedProcess>;
-  /** The API process (`npm run api` minus npm) on a free loopback port, once it answers /readyz. */
+  /** The API process (`npm run api:prod` minus npm: compiled) on a free loopback port, once it answers /readyz. */
   startApi(): Promise<{ process: ManagedProcess; url: string }>;
+  /** The plain loop (bench/baseline-main.ts, compiled) as its own process, started up and waiting to be told to go. */
+  startBaseline(): Promise<BaselineProcess>;
+}
+
+export interface BaselineProcess {
+  pid: number;
+  /** Starts the loop; settles with the id of the mailing row it sent, once it is done. */
+  run(): Promise<number>;
+  /** Lets the process exit (after its CPU time has been read). */
+  end(): Promise<void>;
+}
+
+/** Reads the JSON lines of bench/baseline-main.ts; it waits for a line before it starts and for the end of its stdin before it exits. */
+async function startBaselineProcess(env: NodeJS.ProcessEnv): Promise<BaselineProcess> {
+  const child = spawn(process.execPath, [builtPath('bench/baseline-main.ts')], { cwd: repoRoot, env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async (event: string) => {
+    const line = await Promise.race([lines.next(), exited.then(([code, signal]) => ({ done: true, value: `exited with ${signal ?? code}` }))]);
+    const parsed = line.done ? undefined : JSON.parse(line.value as string);
+    if (parsed?.event !== event) throw new Error(`the baseline process did not report ${event}: ${line.value ?? 'no output'}`);
+    return parsed;
+  };
+  await next('ready');
+  return {
+    pid: child.pid!,
+    async run() {
+      child.stdin!.write('go\n');
+      return (await next('done')).mailingId as number;
+    },
+    async end() {
+      child.stdin!.end();
+      await exited;
+    },
+  };
 }
 
 
@@ -46,7 +86,7 @@ async function httpOk(url: string): Promise<void> {
   if (!response.ok) throw new Error(`${url}: ${response.status}`);
 }
 
-/** The measured processes run as `npm run worker` would run them, minus npm (whose pid is not node's). */
+/** The measured processes run as production runs them (`npm run worker:prod`), minus npm (whose pid is not node's). */
 function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logger: Logger, parts: Parts, flags: string[] = []) {
   return startNodePart(parts, { name, entry, flags, env, logger, stopTimeoutMs: 30_000 });
 }
@@ -63,8 +103,8 @@ export async function startBenchStack(config: Config, logger: Logger, parts: Par
   // A crash skips the ordered stop; the cluster must not be left in /tmp anyway.
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 
-  // allSettled, not all: when one fails, the other must be up (and in `parts`) before we stop.
-  const [pgResult, temporalResult] = await Promise.allSettled([
+  // allSettled, not all: when one fails, the others must be up (and in `parts`) before we stop.
+  const [pgResult, temporalResult, buildResult] = await Promise.allSettled([
     startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), port: await freePort(), logger }).then((pg) => {
       parts.add({ name: 'postgres', ...pg });
       return pg;
@@ -74,9 +114,11 @@ export async function startBenchStack(config: Config, logger: Logger, parts: Par
       parts.add({ name: 'temporal', ...server });
       return server;
     }),
+    buildMeasuredProcesses(),
   ]);
   if (pgResult.status === 'rejected') throw pgResult.reason;
   if (temporalResult.status === 'rejected') throw temporalResult.reason;
+  if (buildResult.status === 'rejected') throw buildResult.reason;
   const [postgres, temporal] = [pgResult.value, temporalResult.value];
   await migrateLatest(postgres.url);
 
@@ -86,7 +128,7 @@ export async function startBenchStack(config: Config, logger: Logger, parts: Par
   ]);
   const providerPort = await freePort();
   const baseEnv = { ...process.env, LOG_LEVEL: 'warn', SEND_API_TOKEN: TOKEN };
-  const provider = await spawnNode('fake provider', 'stack/fake-provider-main.ts', { ...baseEnv, FAKE_PROVIDER_PORT: String(providerPort) }, logger, parts);
+  const provider = await spawnNode('fake provider', builtPath('stack/fake-provider-main.ts'), { ...baseEnv, FAKE_PROVIDER_PORT: String(providerPort) }, logger, parts);
   await waitUntilReady(provider, () => tcpProbe('127.0.0.1', providerPort), STARTUP_TIMEOUT_MS);
 
   const providerUrl = `http://127.0.0.1:${providerPort}/v1`;
@@ -113,14 +155,15 @@ export async function startBenchStack(config: Config, logger: Logger, parts: Par
     token: TOKEN,
     pids: { postgres: pid(/\/postgres$/, 'postgres'), temporal: pid(/\/temporal$/, 'temporal'), provider: provider.pid },
     died: Promise.race([died, provider.exited.then((status) => `fake provider exited (${JSON.stringify(status)})`)]),
-    startWorker: () => spawnNode('worker', 'worker/main.ts', workerEnv, logger, parts, WORKER_NODE_FLAGS),
+    startWorker: () => spawnNode('worker', builtPath('worker/main.ts'), workerEnv, logger, parts, WORKER_NODE_FLAGS),
     async startApi() {
       const port = await freePort();
       // A throwaway API on loopback: the scenarios call it without credentials.
-      const api = await spawnNode('api', 'api/main.ts', { ...workerEnv, PORT: String(port), HOST: '127.0.0.1', AUTH_DISABLED: 'true' }, logger, parts, API_NODE_FLAGS);
+      const api = await spawnNode('api', builtPath('api/main.ts'), { ...workerEnv, PORT: String(port), HOST: '127.0.0.1', AUTH_DISABLED: 'true' }, logger, parts, API_NODE_FLAGS);
       const url = `http://127.0.0.1:${port}`;
       await waitUntilReady(api, () => httpOk(`${url}/readyz`), STARTUP_TIMEOUT_MS);
       return { process: api, url };
     },
+    startBaseline: () => startBaselineProcess(workerEnv),
   };
 }

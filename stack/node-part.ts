@@ -5,7 +5,7 @@ import { repoRoot } from './repo-root';
 
 export interface NodePartOptions {
   name: string;
-  /** A TypeScript entry point, run with tsx. */
+  /** The entry point: TypeScript (`.ts`) runs with tsx, compiled JavaScript with node alone. */
   entry: string;
   /** Node flags placed before the entry, e.g. the worker's heap cap. */
   flags?: string[];
@@ -22,7 +22,7 @@ export async function startNodePart(parts: Parts, { name, entry, flags = [], env
   const child = await spawnManaged({
     name,
     command: process.execPath,
-    args: [...flags, '--import', 'tsx', entry],
+    args: entry.endsWith('.ts') ? [...flags, '--import', 'tsx', entry] : [...flags, entry],
     cwd: repoRoot,
     env,
     logger,
