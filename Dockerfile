@@ -2,7 +2,7 @@
 # One image for the API (the default command), the worker and migrations; docker-compose.yml and
 # deploy/k8s pick the command:
 #   node --min-semi-space-size=16 dist/api/main.js          the API on PORT (8000)
-#   node --max-old-space-size=128 --max-semi-space-size=4 dist/worker/main.js       a worker (the heap cap of `npm run worker`)
+#   node --max-old-space-size=128 --max-semi-space-size=8 dist/worker/main.js       a worker (the heap cap of `npm run worker`)
 #   node dist/storage/migrate.js                            apply the schema, then exit
 # Validated offline by hadolint (test/deploy.spec.ts); build with `docker build -t mailing-service .`.
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim

@@ -314,7 +314,7 @@ describe('deployment files, checked offline', function () {
 
     it('runs the worker from dist/ and the prebuilt workflow bundle, serving its metrics and the SDK\'s, and it stops cleanly on SIGTERM', async () => {
       const [metricsPort, sdkMetricsPort] = [await freePort(), await freePort()];
-      const worker = startCompiled(['--max-old-space-size=128', '--max-semi-space-size=4', 'dist/worker/main.js'], {
+      const worker = startCompiled(['--max-old-space-size=128', '--max-semi-space-size=8', 'dist/worker/main.js'], {
         // A queue of its own: this worker must not take other tests' work.
         TEMPORAL_TASK_QUEUE: `deploy-spec-${process.pid}`,
         SEND_API_URL: 'http://127.0.0.1:9/v1',
@@ -334,7 +334,7 @@ describe('deployment files, checked offline', function () {
     it('loads its workflows from WORKFLOW_BUNDLE_PATH, not by bundling at start (a broken bundle stops it)', async () => {
       const broken = path.join(runtime, 'dist', 'broken-bundle.js');
       await writeFile(broken, 'this is not a workflow bundle');
-      const worker = startCompiled(['--max-old-space-size=128', '--max-semi-space-size=4', 'dist/worker/main.js'], {
+      const worker = startCompiled(['--max-old-space-size=128', '--max-semi-space-size=8', 'dist/worker/main.js'], {
         TEMPORAL_TASK_QUEUE: `deploy-spec-${process.pid}`,
         SEND_API_URL: 'http://127.0.0.1:9/v1',
         SEND_API_TOKEN: 'deploy-spec',
