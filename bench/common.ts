@@ -294,7 +294,8 @@ export function printStatements(title: string, profile: StatementProfile) {
  */
 export async function startMeasuredWorker(ctx: BenchContext) {
   const { stack, temporal, config, signals } = ctx;
-  const worker = await stack.startWorker();
+  // The scenario's concurrency, which may differ from the environment's (the `wide` scenario).
+  const worker = await stack.startWorker({ SEND_CONCURRENCY: String(config.SEND_CONCURRENCY) });
   await waitForWorkerPolling(temporal, config.TEMPORAL_TASK_QUEUE, worker, signals);
   return {
     worker,

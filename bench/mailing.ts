@@ -12,7 +12,7 @@ import { connectDatabase } from '../storage/database';
 import { apiScenario } from './api-scenario';
 import { benchStartedAt, codeVersion, loadAverage, printTable, say, setting } from './common';
 import { PROVIDER_LATENCY_MS, providerLimit, type BenchContext, type ScenarioResult } from './context';
-import { mainScenario } from './main-scenario';
+import { mainScenario, WIDE_CONCURRENCY } from './main-scenario';
 import { MANY_MAILINGS, manyClients, manyScenario } from './many-scenario';
 import { providerControl } from './provider-control';
 import { startBenchStack } from './stack';
@@ -29,15 +29,16 @@ import { runMain } from '../stack/run-main';
  * - `main`: one mailing to BENCH_CLIENTS clients (default 100,000) through the service and the same
  *   sends by the plain loop of bench/baseline.ts, BENCH_REPEAT times each (default 3, or 1 above
  *   200,000 clients), alternating which goes first, each from emptied message tables;
+ * - `wide`: `main` at 256 requests in flight (WIDE_CONCURRENCY), where the cores set the pace;
  * - `many`: 50 mailings x 2,000 clients starting at the same moment;
  * - `api`: statistics latency with 1,000,000 messages across 100 mailings, then mixed reads at
  *   200 requests/s (autocannon) while a 100,000-client mailing sends;
- * or `all` (the default): main, many, api.
+ * or `all` (the default): main, wide, many, api.
  * Sending settings come from the usual env (SEND_CONCURRENCY, SEND_BATCH_SIZE, SEND_PARALLEL_BATCHES,
  * DATABASE_POOL_MAX, …). Exits 1 when a sanity check fails; missed targets are reported, not failed.
  */
 
-const SCENARIOS = ['main', 'many', 'api'] as const;
+const SCENARIOS = ['main', 'wide', 'many', 'api'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 function scenarios(): Scenario[] {
@@ -90,6 +91,7 @@ async function main(): Promise<number> {
       signals.throwIfRequested();
       try {
         if (scenario === 'main') results.main = await mainScenario(ctx, clients, repeat);
+        if (scenario === 'wide') results.wide = await mainScenario(ctx, clients, repeat, 'wide');
         if (scenario === 'many') results.many = await manyScenario(ctx);
         if (scenario === 'api') results.api = await apiScenario(ctx);
       } catch (error) {
@@ -113,6 +115,7 @@ async function main(): Promise<number> {
   const settings: [string, string][] = [
     ['scenarios', chosen.join(', ')],
     ...(chosen.includes('main') ? [['main: clients / messages, repeats', `${fmt(clients)}, ${repeat} x (service + baseline)`] as [string, string]] : []),
+    ...(chosen.includes('wide') ? [['wide: clients / messages, requests in flight', `${fmt(clients)}, ${WIDE_CONCURRENCY}, ${repeat} x (service + baseline)`] as [string, string]] : []),
     ...(chosen.includes('many') ? [['many: mailings x clients', `${MANY_MAILINGS} x ${fmt(manyClients())}`] as [string, string]] : []),
     ['provider latency', `${PROVIDER_LATENCY_MS} ms (limit ${fmt(providerLimit(config))} requests/s)`],
     ['SEND_CONCURRENCY', String(config.SEND_CONCURRENCY)],

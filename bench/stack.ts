@@ -39,11 +39,11 @@ export interface BenchStack {
    * A worker process (`npm run worker:prod` minus npm: compiled, from a prebuilt bundle); one per measured run, so
    * that its peak memory is that run's. Started once the data is seeded; may be stopped before the rest.
    */
-  startWorker(): Promise<ManagedProcess>;
+  startWorker(settings?: NodeJS.ProcessEnv): Promise<ManagedProcess>;
   /** The API process (`npm run api:prod` minus npm: compiled) on a free loopback port, once it answers /readyz. */
   startApi(): Promise<{ process: ManagedProcess; url: string }>;
   /** The plain loop (bench/baseline-main.ts, compiled) as its own process, started up and waiting to be told to go. */
-  startBaseline(): Promise<BaselineProcess>;
+  startBaseline(settings?: NodeJS.ProcessEnv): Promise<BaselineProcess>;
 }
 
 export interface BaselineProcess {
@@ -155,7 +155,7 @@ export async function startBenchStack(config: Config, logger: Logger, parts: Par
     token: TOKEN,
     pids: { postgres: pid(/\/postgres$/, 'postgres'), temporal: pid(/\/temporal$/, 'temporal'), provider: provider.pid },
     died: Promise.race([died, provider.exited.then((status) => `fake provider exited (${JSON.stringify(status)})`)]),
-    startWorker: () => spawnNode('worker', builtPath('worker/main.ts'), workerEnv, logger, parts, WORKER_NODE_FLAGS),
+    startWorker: (settings = {}) => spawnNode('worker', builtPath('worker/main.ts'), { ...workerEnv, ...settings }, logger, parts, WORKER_NODE_FLAGS),
     async startApi() {
       const port = await freePort();
       // A throwaway API on loopback: the scenarios call it without credentials.
@@ -164,6 +164,6 @@ export async function startBenchStack(config: Config, logger: Logger, parts: Par
       await waitUntilReady(api, () => httpOk(`${url}/readyz`), STARTUP_TIMEOUT_MS);
       return { process: api, url };
     },
-    startBaseline: () => startBaselineProcess(workerEnv),
+    startBaseline: (settings = {}) => startBaselineProcess({ ...workerEnv, ...settings }),
   };
 }
