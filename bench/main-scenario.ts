@@ -97,7 +97,7 @@ export async function mainScenario(ctx: BenchContext, clients: number, repeat: n
 
   const limit = providerLimit(ctx.config);
   const per1000 = (run: { cpu: CpuUse; sent: number }, name: string) => run.cpu.seconds[name] / (run.sent / 1000);
-  const sanity: [string, boolean][] = [...service.flatMap((s) => s.checks), ...baseline.flatMap((b) => b.checks)];
+  const sanity = [...service.flatMap((s) => s.checks), ...baseline.flatMap((b) => b.checks)].map(([check, ok]): [string, boolean] => [S === 'wide' ? `wide: ${check}` : check, ok]);
   const details = { clients, repeat, order, seedMs, concurrency: ctx.config.SEND_CONCURRENCY, service, baseline };
   if (S === 'wide') {
     const summary: SummaryRow[] = [
