@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { StopRequested } from '../stack/stop-signals';
 import * as messages from '../storage/messages';
 import { mailingWorkflowId } from '../workflows/mailing';
 import {
@@ -228,7 +229,11 @@ async function baselineRun(ctx: BenchContext, n: number, index: number): Promise
   const watch = watchProcesses(stack.died, []);
   const before = cpuSnapshot(parts);
   const started = Date.now();
-  const mailingId = await loop.run();
+  // A stop ends the benchmark at once; the loop's process goes with it (see startBaseline).
+  const stopped = ctx.signals.received.then((signal): never => {
+    throw new StopRequested(`stop requested (${signal})`);
+  });
+  const mailingId = await Promise.race([loop.run(), stopped]);
   const wallMs = Date.now() - started;
   const after = cpuSnapshot(parts);
   await loop.end();

@@ -10,6 +10,7 @@ import type { Logger } from '../config/logger';
 import type { Parts } from '../stack/parts';
 import type { ManagedProcess } from '../stack/managed-process';
 import { freePort } from '../stack/free-port';
+import { killWithParent } from '../stack/orphan-guard';
 import { repoRoot } from '../stack/repo-root';
 import { startNodePart } from '../stack/node-part';
 import { startEmbeddedPostgres } from '../stack/postgres';
@@ -55,9 +56,19 @@ export interface BaselineProcess {
 }
 
 /** Reads the JSON lines of bench/baseline-main.ts; it waits for a line before it starts and for the end of its stdin before it exits. */
-async function startBaselineProcess(env: NodeJS.ProcessEnv): Promise<BaselineProcess> {
-  const child = spawn(process.execPath, [builtPath('bench/baseline-main.ts')], { cwd: repoRoot, env, stdio: ['pipe', 'pipe', 'inherit'] });
+async function startBaselineProcess(env: NodeJS.ProcessEnv, parts: Parts): Promise<BaselineProcess> {
+  // Its own process group, killed by the guard if the benchmark dies before it; a stopped benchmark stops it first.
+  const child = spawn(process.execPath, [builtPath('bench/baseline-main.ts')], { cwd: repoRoot, env, detached: true, stdio: ['pipe', 'pipe', 'inherit'] });
+  const guard = killWithParent(child.pid!, 'SIGTERM', 5_000);
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  void exited.then(() => guard.release());
+  parts.add({
+    name: 'baseline loop',
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async (event: string) => {
     const line = await Promise.race([lines.next(), exited.then(([code, signal]) => ({ done: true, value: `exited with ${signal ?? code}` }))]);
@@ -164,6 +175,6 @@ export async function startBenchStack(config: Config, logger: Logger, parts: Par
       await waitUntilReady(api, () => httpOk(`${url}/readyz`), STARTUP_TIMEOUT_MS);
       return { process: api, url };
     },
-    startBaseline: (settings = {}) => startBaselineProcess({ ...workerEnv, ...settings }),
+    startBaseline: (settings = {}) => startBaselineProcess({ ...workerEnv, ...settings }, parts),
   };
 }
