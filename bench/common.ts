@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { ManagedProcess } from '../stack/managed-process';
 import { repoRoot } from '../stack/repo-root';
-import type { StopSignals } from '../stack/stop-signals';
+import { StopRequested, type StopSignals } from '../stack/stop-signals';
 import type { Database } from '../storage/database';
 import type { BenchContext } from './context';
 import { loadAverage, machineBusySeconds, statusKb, treeCpuSeconds } from './proc';
@@ -73,6 +73,16 @@ export function memorySampler(pid: number, everyMs = 200) {
       return { hwmMb: hwmKb / 1024, peakRssMb: peakRssKb / 1024 };
     },
   };
+}
+
+/** `work`, unless a stop comes first (StopRequested); whichever loses is not left as an unhandled rejection. */
+export function untilStopped<T>(signals: StopSignals, work: Promise<T>): Promise<T> {
+  const stopped = signals.received.then((signal): never => {
+    throw new StopRequested(`stop requested (${signal})`);
+  });
+  stopped.catch(() => undefined);
+  work.catch(() => undefined);
+  return Promise.race([work, stopped]);
 }
 
 /**

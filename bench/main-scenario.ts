@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { StopRequested } from '../stack/stop-signals';
 import * as messages from '../storage/messages';
 import { mailingWorkflowId } from '../workflows/mailing';
 import {
@@ -17,6 +16,7 @@ import {
   startMeasuredWorker,
   watchProcesses,
   statementSampler,
+  untilStopped,
   waitForMailings,
   type CpuUse,
   type StatementProfile,
@@ -229,11 +229,8 @@ async function baselineRun(ctx: BenchContext, n: number, index: number): Promise
   const watch = watchProcesses(stack.died, []);
   const before = cpuSnapshot(parts);
   const started = Date.now();
-  // A stop ends the benchmark at once; the loop's process goes with it (see startBaseline).
-  const stopped = ctx.signals.received.then((signal): never => {
-    throw new StopRequested(`stop requested (${signal})`);
-  });
-  const mailingId = await Promise.race([loop.run(), stopped]);
+  // A stop ends the benchmark at once; the loop's process is stopped with the stack (see startBaseline).
+  const mailingId = await untilStopped(ctx.signals, loop.run());
   const wallMs = Date.now() - started;
   const after = cpuSnapshot(parts);
   await loop.end();
