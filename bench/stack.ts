@@ -56,7 +56,7 @@ export interface BaselineProcess {
 }
 
 /** Reads the JSON lines of bench/baseline-main.ts; it waits for a line before it starts and for the end of its stdin before it exits. */
-async function startBaselineProcess(env: NodeJS.ProcessEnv, parts: Parts): Promise<BaselineProcess> {
+export async function startBaselineProcess(env: NodeJS.ProcessEnv, parts: Parts): Promise<BaselineProcess> {
   // Its own process group, killed by the guard if the benchmark dies before it; a stopped benchmark stops it first.
   const child = spawn(process.execPath, [builtPath('bench/baseline-main.ts')], { cwd: repoRoot, env, detached: true, stdio: ['pipe', 'pipe', 'inherit'] });
   const guard = killWithParent(child.pid!, 'SIGTERM', 5_000);
