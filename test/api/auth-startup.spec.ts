@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import knex from 'knex';
 import { authOptions } from '../../api/auth/options';
 import { ConfigError, loadConfig } from '../../config';
 import { freePort } from '../../stack/free-port';
 import { repoRoot } from '../../stack/repo-root';
-import { migrateLatest } from '../../storage/migrate';
+import { createOwnDatabase, type OwnDatabase } from '../support/own-database';
 import { testStack } from '../support/stack';
 
 /** `npm run api` as production runs it, on a free port; its output is collected. */
@@ -33,20 +31,14 @@ function startApi(env: Record<string, string>) {
  * made by other tests cannot let it start.
  */
 describe('the production API at start', () => {
+  let database: OwnDatabase;
   let databaseUrl: string;
-  const database = `auth_startup_${randomUUID().replaceAll('-', '')}`;
   const children: ChildProcess[] = [];
-  const admin = () => knex({ client: 'pg', connection: testStack().databaseUrl, pool: { min: 0, max: 1 } });
 
   before(async function () {
     this.timeout(60_000);
-    const db = admin();
-    await db.raw(`CREATE DATABASE ${database}`);
-    await db.destroy();
-    const url = new URL(testStack().databaseUrl);
-    url.pathname = `/${database}`;
-    databaseUrl = url.toString();
-    await migrateLatest(databaseUrl);
+    database = await createOwnDatabase('auth_startup');
+    databaseUrl = database.url;
   });
 
   afterEach(async () => {
@@ -60,9 +52,7 @@ describe('the production API at start', () => {
   });
 
   after(async () => {
-    const db = admin();
-    await db.raw(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await db.destroy();
+    await database?.drop();
   });
 
   it('refuses to start when no OpenID Connect issuer is configured and no API key exists, saying what would let callers in', async () => {

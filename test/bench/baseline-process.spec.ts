@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import knex, { type Knex } from 'knex';
 import { buildMeasuredProcesses } from '../../bench/build';
 import { startBaselineProcess } from '../../bench/stack';
 import { createLogger } from '../../config/logger';
 import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
 import { Parts } from '../../stack/parts';
-import { migrateLatest } from '../../storage/migrate';
-import { testStack } from '../support/stack';
+import { createOwnDatabase, type OwnDatabase } from '../support/own-database';
 
 const CLIENTS = 300;
 const TOKEN = 'baseline-test';
@@ -18,21 +16,15 @@ const TOKEN = 'baseline-test';
  */
 describe("the benchmark's baseline loop, compiled, as its own process", function () {
   this.timeout(120_000);
-  const database = `bench_baseline_${randomUUID().replaceAll('-', '')}`;
-  const admin = () => knex({ client: 'pg', connection: testStack().databaseUrl, pool: { min: 0, max: 1 } });
+  let database: OwnDatabase;
   let db: Knex;
   let provider: FakeProvider;
   let databaseUrl: string;
   const parts = new Parts(createLogger('silent', 'test'));
 
   before(async () => {
-    const server = admin();
-    await server.raw(`CREATE DATABASE ${database}`);
-    await server.destroy();
-    const url = new URL(testStack().databaseUrl);
-    url.pathname = `/${database}`;
-    databaseUrl = url.toString();
-    await Promise.all([migrateLatest(databaseUrl), buildMeasuredProcesses()]);
+    [database] = await Promise.all([createOwnDatabase('bench_baseline'), buildMeasuredProcesses()]);
+    databaseUrl = database.url;
     db = knex({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 1 } });
     await db.raw(
       `INSERT INTO clients (phone_number, mobile_operator_code, tag, timezone)
@@ -46,9 +38,7 @@ describe("the benchmark's baseline loop, compiled, as its own process", function
     await parts.stopAll();
     await provider?.stop();
     await db?.destroy();
-    const server = admin();
-    await server.raw(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await server.destroy();
+    await database?.drop();
   });
 
   it('waits to be told to go, then sends each client one message, reports its mailing and exits once its stdin closes', async () => {
