@@ -296,7 +296,8 @@ export class SendBatch {
   }
 
   private async claim(): Promise<boolean> {
-    if (!(await this.refreshTerms())) return false;
+    // Terms as fresh as for a request: a pause or a delete cancels the batch, and an edit may take TERMS_TTL_MS.
+    if (performance.now() - this.termsReadAt > TERMS_TTL_MS && !(await this.refreshTerms())) return false;
     if (!this.maySend()) return false;
     const want = Math.min(this.deps.policy.concurrency, this.limit - this.report.attempted);
     this.claimedUpTo ||= this.deps.fronts.get(this.mailingId) ?? 0;
