@@ -46,7 +46,7 @@ const schema = {
     SEND_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10000 },
     SEND_CONCURRENCY: { type: 'integer', minimum: 1, default: 64 },
     SEND_RATE_LIMIT: { type: 'number', minimum: 0, default: 0 },
-    SEND_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 10000, default: 500 },
+    SEND_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 10000, default: 2000 },
     SEND_PARALLEL_BATCHES: { type: 'integer', minimum: 1, maximum: 64, default: 4 },
     SEND_RETRY_INITIAL_MS: { type: 'integer', minimum: 10, default: 1000 },
     SEND_RETRY_MAX_MS: { type: 'integer', minimum: 10, default: 60000 },
