@@ -1,6 +1,5 @@
 import knex, { Knex } from 'knex';
 import { Model, UniqueViolationError } from 'objection';
-import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,27 +23,6 @@ const migrations: Knex.MigratorConfig = {
     getMigration: async (file: string) => require(path.join(directory, file)),
   },
 };
-
-/** A statement of the send path, run thousands of times a minute: named, so each connection parses and plans it once. */
-export interface PreparedStatement {
-  name: string;
-  /** With positional parameters ($1, $2, …). */
-  text: string;
-}
-
-/**
- * Runs a prepared statement on a connection of the pool. Planning took a fifth of the database time
- * of the send path's statements (`pg_stat_statements` over a 100,000-message mailing); PostgreSQL
- * keeps the plan once it finds a generic one as good as those made for each call.
- */
-export async function runPrepared<Row extends QueryResultRow>(db: Database, statement: PreparedStatement, values: unknown[]): Promise<QueryResult<Row>> {
-  const connection: PoolClient = await db.client.acquireConnection();
-  try {
-    return await connection.query<Row>({ ...statement, values });
-  } finally {
-    await db.client.releaseConnection(connection);
-  }
-}
 
 export async function migrateLatest(db: Database): Promise<string[]> {
   const [, applied] = await db.migrate.latest(migrations);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Model } from 'objection';
 import type { components } from '../api/schema';
-import { retryOnConflict, runPrepared, type PreparedStatement } from './database';
+import { retryOnConflict } from './database';
 import type { AudienceFilter } from './mailings';
 import { keysetPage, Page, PageRequest, toPage } from './page';
 
@@ -67,18 +67,6 @@ export interface Claim {
   messages: ClaimedMessage[];
 }
 
-const CLAIM_DUE: PreparedStatement = {
-  name: 'claim-due-messages',
-  text: `WITH due AS (
-       SELECT id FROM messages
-       WHERE mailing_id = $1 AND status = 'pending' AND id > $2 AND due_at <= now()
-         AND (lease_until IS NULL OR lease_until < now())
-       ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-     UPDATE messages m SET lease_until = now() + make_interval(secs => $4 / 1000.0), lease_token = $5
-     FROM due WHERE m.id = due.id
-     RETURNING m.id, m.attempts, m.phone, (SELECT c.timezone FROM clients c WHERE c.phone_number = m.phone) AS timezone`,
-};
-
 /**
  * Leases the next due messages of a mailing to one send batch. SKIP LOCKED lets parallel batches
  * (on any worker) take disjoint messages; a lease that runs out frees the messages of a batch that died.
@@ -89,14 +77,24 @@ const CLAIM_DUE: PreparedStatement = {
  */
 export async function claimDue(mailingId: number, limit: number, leaseMs: number, afterId = 0): Promise<Claim> {
   const token = randomUUID();
-  const result = await runPrepared<{ id: string; phone: string | null; timezone: string | null; attempts: number }>(knex(), CLAIM_DUE, [mailingId, afterId, limit, leaseMs, token]);
-  const messages = result.rows.map((r) => ({
+  const result = await knex().raw(
+    `WITH due AS (
+       SELECT id FROM messages
+       WHERE mailing_id = :mailingId AND status = 'pending' AND id > :afterId AND due_at <= now()
+         AND (lease_until IS NULL OR lease_until < now())
+       ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
+     UPDATE messages m SET lease_until = now() + make_interval(secs => :leaseMs / 1000.0), lease_token = :token
+     FROM due WHERE m.id = due.id
+     RETURNING m.id, m.attempts, m.phone, (SELECT c.timezone FROM clients c WHERE c.phone_number = m.phone) AS timezone`,
+    { mailingId, limit, leaseMs, afterId, token },
+  );
+  const messages = result.rows.map((r: { id: string; phone: string | null; timezone: string | null; attempts: number }) => ({
     id: Number(r.id),
     phone: r.timezone === null ? null : r.phone,
     timezone: r.timezone,
     attempts: r.attempts,
   }));
-  return { token, messages: messages.sort((a, b) => a.id - b.id) };
+  return { token, messages: messages.sort((a: ClaimedMessage, b: ClaimedMessage) => a.id - b.id) };
 }
 
 export interface SendOutcome {
@@ -124,42 +122,40 @@ export interface ClaimOutcome {
   outcome: SendOutcome;
 }
 
-const WRITE_OUTCOMES: PreparedStatement = {
-  name: 'write-send-outcomes',
-  text: `WITH r AS (
-       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::boolean[])
-         AS r(id, token, status, error, retry_at, attempted)),
-     held AS (
-       SELECT m.id FROM messages m JOIN r ON r.id = m.id
-       WHERE m.id = ANY($1::bigint[]) AND m.lease_token = r.token ORDER BY m.id FOR UPDATE OF m)
-     UPDATE messages m SET
-       status = r.status,
-       attempts = m.attempts + r.attempted::int,
-       sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE m.sent_at END,
-       settled_at = CASE WHEN r.status = 'pending' THEN m.settled_at ELSE now() END,
-       last_error = COALESCE(r.error, m.last_error),
-       due_at = COALESCE(r.retry_at, m.due_at),
-       lease_until = NULL,
-       lease_token = NULL
-     FROM r JOIN held ON held.id = r.id
-     WHERE m.id = held.id
-     RETURNING m.id`,
-};
-
 /** The ids of the messages written. */
 async function writeOutcomes(entries: ClaimOutcome[]): Promise<Set<number>> {
   const sorted = [...entries].sort((a, b) => a.outcome.id - b.outcome.id);
   const result = await retryOnConflict(() =>
-    runPrepared<{ id: string }>(knex(), WRITE_OUTCOMES, [
-      sorted.map((e) => e.outcome.id),
-      sorted.map((e) => e.token),
-      sorted.map((e) => e.outcome.status),
-      sorted.map((e) => storableText(e.outcome.error)),
-      sorted.map((e) => e.outcome.retryAt),
-      sorted.map((e) => e.outcome.attempted),
-    ]),
+    knex().raw(
+      `WITH r AS (
+         SELECT * FROM unnest(:ids::bigint[], :tokens::uuid[], :statuses::text[], :errors::text[], :retryAts::timestamptz[], :attempted::boolean[])
+           AS r(id, token, status, error, retry_at, attempted)),
+       held AS (
+         SELECT m.id FROM messages m JOIN r ON r.id = m.id
+         WHERE m.id = ANY(:ids::bigint[]) AND m.lease_token = r.token ORDER BY m.id FOR UPDATE OF m)
+       UPDATE messages m SET
+         status = r.status,
+         attempts = m.attempts + r.attempted::int,
+         sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE m.sent_at END,
+         settled_at = CASE WHEN r.status = 'pending' THEN m.settled_at ELSE now() END,
+         last_error = COALESCE(r.error, m.last_error),
+         due_at = COALESCE(r.retry_at, m.due_at),
+         lease_until = NULL,
+         lease_token = NULL
+       FROM r JOIN held ON held.id = r.id
+       WHERE m.id = held.id
+       RETURNING m.id`,
+      {
+        ids: sorted.map((e) => e.outcome.id),
+        tokens: sorted.map((e) => e.token),
+        statuses: sorted.map((e) => e.outcome.status),
+        errors: sorted.map((e) => storableText(e.outcome.error)),
+        retryAts: sorted.map((e) => e.outcome.retryAt),
+        attempted: sorted.map((e) => e.outcome.attempted),
+      },
+    ),
   );
-  return new Set(result.rows.map((row) => Number(row.id)));
+  return new Set(result.rows.map((row: { id: string }) => Number(row.id)));
 }
 
 const isDataError = (error: unknown) => /^22/.test((error as { code?: string })?.code ?? '');
