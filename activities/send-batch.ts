@@ -24,6 +24,8 @@ export interface SendingPolicy {
   retryMaxMs: number;
   /** Consecutive unreachable answers after which a batch stops and lets the workflow back off. */
   outageThreshold: number;
+  /** How long a batch starts requests before it reports back: BATCH_TIME_LIMIT_MS unless set (tests shorten it). */
+  batchTimeLimitMs?: number;
 }
 
 export interface BatchReport {
@@ -72,6 +74,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const TERMS_TTL_MS = 1_000;
 // No request starts this close to the end: covers the time a request takes to leave this process.
 const END_MARGIN_MS = 50;
+// A batch reports back within about this long (and the requests it started), whatever its size: a slow
+// provider, a low SEND_RATE_LIMIT or many mailings sharing the worker's slots never run it into its
+// start-to-close timeout, and the mailing's progress moves on.
+const BATCH_TIME_LIMIT_MS = 60_000;
 
 /** Full jitter over an exponential backoff, so that retries of many messages spread out. */
 function backoffMs(policy: SendingPolicy, attempt: number): number {
@@ -107,7 +113,8 @@ function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Del
 
 /**
  * One run of the send activity: claims due messages of a mailing, sends them with at most
- * `policy.concurrency` requests in flight on this worker and writes each outcome within 50 ms.
+ * `policy.concurrency` requests in flight on this worker and writes each outcome within 50 ms, until
+ * `limit` requests have started or its time limit has passed.
  * No request starts at or after the mailing's end time (by the database's clock, measured here on the
  * monotonic clock) or after a cancellation.
  */
@@ -179,12 +186,17 @@ export class SendBatch {
       if (!(await this.refreshTerms())) throw mailingNotFound(this.mailingId);
       // A new filter ends the batch early, so that the workflow re-syncs the audience first.
       this.initialFilter = JSON.stringify(this.terms.filter);
+      const startedAt = performance.now();
+      const timeLimitMs = this.deps.policy.batchTimeLimitMs ?? BATCH_TIME_LIMIT_MS;
+      // At least one request, even after a whole time limit spent waiting for a slot: a batch that
+      // attempted nothing tells the workflow that nothing is due.
+      const inTime = () => this.report.attempted === 0 || performance.now() - startedAt < timeLimitMs;
       try {
         while (this.report.attempted < this.limit && !this.report.providerDown) {
           await slots.acquire();
           let launched = false;
           try {
-            launched = await this.launchNext();
+            launched = inTime() && (await this.launchNext());
           } finally {
             if (!launched) slots.release();
           }

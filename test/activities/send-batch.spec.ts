@@ -305,6 +305,24 @@ describe('sendBatch activity', function () {
     });
   });
 
+  describe('with a provider answering in 200 ms, one request at a time', () => {
+    beforeEach(() => fake.setFaults({ latencyMs: 200 }));
+
+    it('reports back once its time limit has passed, before its limit, leaving the rest pending and claimable', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 20);
+      const report = await sendBatch(mailingId, 20, activitiesWith({ policy: { concurrency: 1, batchTimeLimitMs: 500 } }));
+      assert.ok(report.attempted >= 1 && report.attempted <= 4, `attempted ${report.attempted}`);
+      assert.deepEqual([report.sent, report.pending], [report.attempted, 20 - report.attempted]);
+      assert.equal((await claimDue(mailingId, 20, 60 * SECOND)).messages.length, 20 - report.attempted);
+    });
+
+    it('starts one request even when its time limit is over before its first, so that it never looks like a batch with nothing due', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 5);
+      const report = await sendBatch(mailingId, 5, activitiesWith({ policy: { concurrency: 1, batchTimeLimitMs: 0 } }));
+      assert.deepEqual([report.attempted, report.sent, report.pending], [1, 1, 4]);
+    });
+  });
+
   describe('near the end of the mailing (end_at 1.4 s ahead, 400 ms per answer, 2 requests at a time)', () => {
     const LATENCY = 400;
     let starts: { id: number; at: number }[];
