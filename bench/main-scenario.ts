@@ -75,10 +75,10 @@ export const WIDE_CONCURRENCY = 256;
  * `main` at the configured SEND_CONCURRENCY, or `wide`: the same at WIDE_CONCURRENCY, where the
  * cores, not the provider, set the pace; it reports speed, CPU and memory against the loop's.
  */
-export async function mainScenario(ctx: BenchContext, clients: number, repeat: number, S: 'main' | 'wide' = 'main'): Promise<ScenarioResult> {
-  if (S === 'wide') ctx = { ...ctx, config: { ...ctx.config, SEND_CONCURRENCY: WIDE_CONCURRENCY } };
+export async function mainScenario(ctx: BenchContext, clients: number, repeat: number, scenario: 'main' | 'wide' = 'main'): Promise<ScenarioResult> {
+  if (scenario === 'wide') ctx = { ...ctx, config: { ...ctx.config, SEND_CONCURRENCY: WIDE_CONCURRENCY } };
   const { db } = ctx;
-  say(`${S} scenario: ${fmt(clients)} clients, ${ctx.config.SEND_CONCURRENCY} requests in flight, service and baseline ${repeat} time(s) each, alternating which goes first`);
+  say(`${scenario} scenario: ${fmt(clients)} clients, ${ctx.config.SEND_CONCURRENCY} requests in flight, service and baseline ${repeat} time(s) each, alternating which goes first`);
   await freshTables(db, ['messages', 'mailing_count_shards', 'mailings', 'clients']);
   const seedMs = await seedClients(db, clients);
   say(`seeded ${fmt(clients)} clients in ${seedMs} ms`);
@@ -98,54 +98,60 @@ export async function mainScenario(ctx: BenchContext, clients: number, repeat: n
 
   const limit = providerLimit(ctx.config);
   const per1000 = (run: { cpu: CpuUse; sent: number }, name: string) => run.cpu.seconds[name] / (run.sent / 1000);
-  const sanity = [...service.flatMap((s) => s.checks), ...baseline.flatMap((b) => b.checks)].map(([check, ok]): [string, boolean] => [S === 'wide' ? `wide: ${check}` : check, ok]);
+  const sanity = [...service.flatMap((s) => s.checks), ...baseline.flatMap((b) => b.checks)].map(([check, ok]): [string, boolean] => [scenario === 'wide' ? `wide: ${check}` : check, ok]);
   const details = { clients, repeat, order, seedMs, concurrency: ctx.config.SEND_CONCURRENCY, service, baseline };
-  if (S === 'wide') {
+  const loopRate = repeated(scenario, 'baseline (plain loop): messages/s', 'msg/s', baseline.map((b) => b.rate));
+  const versusLoop = repeated(scenario, 'service / baseline (per repeat)', '%', service.map((s, i) => (100 * s.rate) / baseline[i].rate));
+  const workerCpu = repeated(scenario, 'worker CPU per 1,000 messages', 's', service.map((s) => per1000(s, 'worker')), 3);
+  const postgresCpu = repeated(scenario, 'PostgreSQL CPU per 1,000 messages (service)', 's', service.map((s) => per1000(s, 'postgres')), 3);
+  const loopCpu = repeated(scenario, 'baseline loop (its own process) CPU per 1,000 messages', 's', baseline.map((b) => per1000(b, 'baseline process')), 3);
+  const workerPeak = repeated(scenario, 'worker peak memory (VmHWM)', 'MB', service.map((s) => s.memory.hwmMb), 0, { text: '< 300 MB', ok: (v) => v < 300 });
+  if (scenario === 'wide') {
     const summary: SummaryRow[] = [
-      repeated(S, `service: messages/s at ${WIDE_CONCURRENCY} requests in flight`, 'msg/s', service.map((s) => s.rate)),
-      repeated(S, `service: % of the provider's limit (${WIDE_CONCURRENCY} / 20 ms = ${fmt(limit)}/s)`, '%', service.map((s) => (100 * s.rate) / limit)),
-      repeated(S, 'baseline (plain loop): messages/s', 'msg/s', baseline.map((b) => b.rate)),
-      repeated(S, 'service / baseline (per repeat)', '%', service.map((s, i) => (100 * s.rate) / baseline[i].rate)),
-      repeated(S, 'worker CPU per 1,000 messages', 's', service.map((s) => per1000(s, 'worker')), 3),
-      repeated(S, 'PostgreSQL CPU per 1,000 messages (service)', 's', service.map((s) => per1000(s, 'postgres')), 3),
-      repeated(S, 'baseline loop (its own process) CPU per 1,000 messages', 's', baseline.map((b) => per1000(b, 'baseline process')), 3),
-      repeated(S, 'machine busy during the service runs (200% = both cores)', '%', service.map((s) => (100 * s.cpu.machine) / s.cpu.wallSeconds)),
-      repeated(S, 'worker peak memory (VmHWM)', 'MB', service.map((s) => s.memory.hwmMb), 0, { text: '< 300 MB', ok: (v) => v < 300 }),
+      repeated(scenario, `service: messages/s at ${WIDE_CONCURRENCY} requests in flight`, 'msg/s', service.map((s) => s.rate)),
+      repeated(scenario, `service: % of the provider's limit (${WIDE_CONCURRENCY} / 20 ms = ${fmt(limit)}/s)`, '%', service.map((s) => (100 * s.rate) / limit)),
+      loopRate,
+      versusLoop,
+      workerCpu,
+      postgresCpu,
+      loopCpu,
+      repeated(scenario, 'machine busy during the service runs (200% = both cores)', '%', service.map((s) => (100 * s.cpu.machine) / s.cpu.wallSeconds)),
+      workerPeak,
     ];
     return { summary, sanity, details };
   }
   const summary: SummaryRow[] = [
-    repeated(S, `first send: start_at → first provider request (${fmt(clients)} clients)`, 'ms', service.map((s) => s.firstSendMs), 0, { text: '< 1,000 ms', ok: (v) => v < 1_000 }),
-    repeated(S, '  start_at → first audience chunk written', 'ms', service.map((s) => s.audienceFirstMs)),
-    repeated(S, '  start_at → last audience chunk written', 's', service.map((s) => s.audienceLastMs / 1000), 1),
-    repeated(S, 'service: messages/s (first request → last sent_at)', 'msg/s', service.map((s) => s.rate)),
-    repeated(S, '  from the last audience chunk on (no recording beside the sends)', 'msg/s', service.map((s) => s.rateAfterAudience)),
-    repeated(S, `service: % of the provider's limit (${ctx.config.SEND_CONCURRENCY} / 20 ms = ${fmt(limit)}/s)`, '%', service.map((s) => (100 * s.rate) / limit), 0, {
+    repeated(scenario, `first send: start_at → first provider request (${fmt(clients)} clients)`, 'ms', service.map((s) => s.firstSendMs), 0, { text: '< 1,000 ms', ok: (v) => v < 1_000 }),
+    repeated(scenario, '  start_at → first audience chunk written', 'ms', service.map((s) => s.audienceFirstMs)),
+    repeated(scenario, '  start_at → last audience chunk written', 's', service.map((s) => s.audienceLastMs / 1000), 1),
+    repeated(scenario, 'service: messages/s (first request → last sent_at)', 'msg/s', service.map((s) => s.rate)),
+    repeated(scenario, '  from the last audience chunk on (no recording beside the sends)', 'msg/s', service.map((s) => s.rateAfterAudience)),
+    repeated(scenario, `service: % of the provider's limit (${ctx.config.SEND_CONCURRENCY} / 20 ms = ${fmt(limit)}/s)`, '%', service.map((s) => (100 * s.rate) / limit), 0, {
       text: '>= 90%',
       ok: (v) => v >= 90,
     }),
-    repeated(S, 'baseline (plain loop): messages/s', 'msg/s', baseline.map((b) => b.rate)),
-    repeated(S, "baseline: % of the provider's limit", '%', baseline.map((b) => (100 * b.rate) / limit)),
-    repeated(S, 'service / baseline (per repeat)', '%', service.map((s, i) => (100 * s.rate) / baseline[i].rate)),
-    repeated(S, 'worker CPU per 1,000 messages', 's', service.map((s) => per1000(s, 'worker')), 3),
-    repeated(S, 'PostgreSQL CPU per 1,000 messages (service)', 's', service.map((s) => per1000(s, 'postgres')), 3),
-    repeated(S, 'worker + PostgreSQL CPU per 1,000 messages', 's', service.map((s) => per1000(s, 'worker') + per1000(s, 'postgres')), 3, {
+    loopRate,
+    repeated(scenario, "baseline: % of the provider's limit", '%', baseline.map((b) => (100 * b.rate) / limit)),
+    versusLoop,
+    workerCpu,
+    postgresCpu,
+    repeated(scenario, 'worker + PostgreSQL CPU per 1,000 messages', 's', service.map((s) => per1000(s, 'worker') + per1000(s, 'postgres')), 3, {
       text: '<= 0.150 s (half of 0.3)',
       ok: (v) => v <= 0.15,
     }),
-    repeated(S, 'Temporal server CPU per 1,000 messages', 's', service.map((s) => per1000(s, 'temporal')), 3),
-    repeated(S, 'baseline loop (its own process) CPU per 1,000 messages', 's', baseline.map((b) => per1000(b, 'baseline process')), 3),
-    repeated(S, 'PostgreSQL CPU per 1,000 messages (baseline)', 's', baseline.map((b) => per1000(b, 'postgres')), 3),
-    repeated(S, 'worker peak memory (VmHWM)', 'MB', service.map((s) => s.memory.hwmMb), 0, { text: '< 300 MB', ok: (v) => v < 300 }),
-    repeated(S, "largest run's history: events", 'events', service.map((s) => Math.max(...s.history.events)), 0, {
+    repeated(scenario, 'Temporal server CPU per 1,000 messages', 's', service.map((s) => per1000(s, 'temporal')), 3),
+    loopCpu,
+    repeated(scenario, 'PostgreSQL CPU per 1,000 messages (baseline)', 's', baseline.map((b) => per1000(b, 'postgres')), 3),
+    workerPeak,
+    repeated(scenario, "largest run's history: events", 'events', service.map((s) => Math.max(...s.history.events)), 0, {
       text: '< 10,240 (Temporal warns there; limit 51,200)',
       ok: (v) => v < 10_240,
     }),
-    repeated(S, "largest run's history: size", 'KB', service.map((s) => Math.max(...s.history.bytes) / 1024)),
-    repeated(S, 'workflow runs (continue-as-new)', 'runs', service.map((s) => s.history.runs)),
-    repeated(S, 'mailing wall time (create → finished seen)', 's', service.map((s) => s.wallMs / 1000), 1),
-    repeated(S, 'CPU of other processes during the service runs', '% of a core', service.map((s) => (100 * s.cpu.seconds['other processes']) / s.cpu.wallSeconds)),
-    repeated(S, 'CPU of other processes during the baseline runs', '% of a core', baseline.map((b) => (100 * b.cpu.seconds['other processes']) / b.cpu.wallSeconds)),
+    repeated(scenario, "largest run's history: size", 'KB', service.map((s) => Math.max(...s.history.bytes) / 1024)),
+    repeated(scenario, 'workflow runs (continue-as-new)', 'runs', service.map((s) => s.history.runs)),
+    repeated(scenario, 'mailing wall time (create → finished seen)', 's', service.map((s) => s.wallMs / 1000), 1),
+    repeated(scenario, 'CPU of other processes during the service runs', '% of a core', service.map((s) => (100 * s.cpu.seconds['other processes']) / s.cpu.wallSeconds)),
+    repeated(scenario, 'CPU of other processes during the baseline runs', '% of a core', baseline.map((b) => (100 * b.cpu.seconds['other processes']) / b.cpu.wallSeconds)),
   ];
   return { summary, sanity, details };
 }
