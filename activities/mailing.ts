@@ -42,7 +42,7 @@ export function mailingNotFound(mailingId: number): ApplicationFailure {
 
 export function createMailingActivities({ provider, rateLimiter, policy, logger }: MailingActivityDeps) {
   const slots = new Sema(policy.concurrency);
-  const outcomes = new OutcomeWriter(recordClaimOutcomes);
+  const outcomes = new OutcomeWriter(recordClaimOutcomes, logger);
   const fronts = new Map<number, number>();
 
   /** Records the audience chunk by chunk until every matching client has a message; resumes where a crash left off. */

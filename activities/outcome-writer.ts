@@ -1,56 +1,140 @@
-import type { ClaimOutcome } from '../storage/messages';
+import type { Logger } from '../config/logger';
+import type { ClaimOutcome, SendOutcome } from '../storage/messages';
+import { logOutcomes } from './message-log';
+import { countLeasesLost } from './metrics';
 
-// Rows of one statement at most; the writes waiting beyond it go out in the next.
+export interface OutcomeWriterTimes {
+  /** How long an outcome waits for the statement that writes it: a crash loses only the answers of that window (and of requests in flight), whose messages are sent again. */
+  flushIntervalMs: number;
+  /** How long after a failed statement its outcomes are tried again. */
+  retryDelayMs: number;
+  /** Tries of an outcome before its batch fails with the last error: at 1 s apart, a database restart is ridden out. */
+  attempts: number;
+}
+
+const TIMES: OutcomeWriterTimes = { flushIntervalMs: 50, retryDelayMs: 1_000, attempts: 30 };
+// Rows of one statement at most; the outcomes waiting beyond it go out in the next, at once.
 const MAX_ROWS = 5_000;
 
+/** The outcomes of one send batch: it waits for them (`OutcomeWriter.settled`) before it reports. */
+export interface BatchOutcomes {
+  readonly mailingId: number;
+  /** The batch's logger: the lines of its messages name its run and attempt. */
+  readonly logger: Logger;
+  unwritten: number;
+  failure?: unknown;
+  onChange?: () => void;
+}
+
 interface Waiting {
-  entries: ClaimOutcome[];
-  resolve: (written: number) => void;
-  reject: (error: unknown) => void;
+  entry: ClaimOutcome;
+  batch: BatchOutcomes;
+  tries: number;
 }
 
 /**
- * Writes the outcomes of all the send batches of a worker: the writes asked for while one is under
- * way go out together as the next statement (one commit), so a worker running many batches at once
- * (many mailings) commits a few times per flush interval instead of once per batch, and an idle one
- * writes at once.
+ * Writes the outcomes of all the send batches of a worker, FLUSH_INTERVAL_MS after the first that
+ * waits, in one statement (one commit): however many batches run (lanes of a mailing, many mailings),
+ * the worker writes once per interval at most, with as many rows as answers came. A statement that
+ * fails is tried again with what came meanwhile; a batch fails only when one of its outcomes could
+ * not be written in `attempts` tries.
  */
 export class OutcomeWriter {
   private waiting: Waiting[] = [];
   private writing = false;
+  /** The oldest waiting outcome's time is up (or a batch waits for its own): write once the statement under way is done. */
+  private due = false;
+  /** After a failed statement: nothing is written until the retry delay is over. */
+  private pausing = false;
+  private timer?: NodeJS.Timeout;
+  private readonly times: OutcomeWriterTimes;
 
   /** `record` writes outcomes in one statement and answers the ids written (storage's recordClaimOutcomes). */
-  constructor(private readonly record: (entries: ClaimOutcome[]) => Promise<Set<number>>) {}
-
-  /** Writes `entries`; answers how many were written (the others' claims were gone). */
-  write(entries: ClaimOutcome[]): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ entries, resolve, reject });
-      this.drain();
-    });
+  constructor(
+    private readonly record: (entries: ClaimOutcome[]) => Promise<Set<number>>,
+    private readonly logger: Logger,
+    times: Partial<OutcomeWriterTimes> = {},
+  ) {
+    this.times = { ...TIMES, ...times };
   }
 
-  private drain(): void {
-    if (this.writing || this.waiting.length === 0) return;
-    let count = 0;
-    let rows = 0;
-    while (count < this.waiting.length && (count === 0 || rows + this.waiting[count].entries.length <= MAX_ROWS)) rows += this.waiting[count++].entries.length;
-    const taken = this.waiting.splice(0, count);
+  /** The account of one batch's outcomes. */
+  batch(mailingId: number, logger: Logger): BatchOutcomes {
+    return { mailingId, logger, unwritten: 0 };
+  }
+
+  /** Writes `entry` within the flush interval. */
+  add(batch: BatchOutcomes, entry: ClaimOutcome): void {
+    this.waiting.push({ entry, batch, tries: 0 });
+    batch.unwritten++;
+    if (this.waiting.length >= MAX_ROWS) this.writeNow();
+    else this.timer ??= setTimeout(() => this.writeNow(), this.times.flushIntervalMs);
+  }
+
+  /**
+   * Resolves once every outcome of `batch` is written (or found its claim gone: it is not written);
+   * rejects when one could not be written in every try. What waits is written at once.
+   */
+  settled(batch: BatchOutcomes): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => {
+      batch.onChange = () => {
+        if (batch.failure !== undefined) reject(batch.failure);
+        else if (batch.unwritten === 0) resolve();
+      };
+    });
+    batch.onChange!();
+    if (batch.unwritten > 0) this.writeNow();
+    return done;
+  }
+
+  private writeNow(): void {
+    this.due = true;
+    if (this.writing || this.pausing || this.waiting.length === 0) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.due = false;
+    const taken = this.waiting.splice(0, MAX_ROWS);
+    if (this.waiting.length > 0) this.due = true;
     this.writing = true;
-    // The next statement starts before the batches of this one hear how it went.
-    const next = () => {
-      this.writing = false;
-      this.drain();
-    };
-    this.record(taken.flatMap((w) => w.entries)).then(
-      (written) => {
-        next();
-        for (const w of taken) w.resolve(w.entries.filter((e) => written.has(e.outcome.id)).length);
-      },
-      (error) => {
-        next();
-        for (const w of taken) w.reject(error);
-      },
+    this.record(taken.map((w) => w.entry)).then(
+      (written) => this.settle(taken, written),
+      (error) => this.retry(taken, error),
     );
+  }
+
+  private settle(taken: Waiting[], written: Set<number>): void {
+    this.writing = false;
+    // The next statement starts before the batches of this one hear how it went.
+    if (this.due) this.writeNow();
+    countLeasesLost('superseded', taken.length - written.size);
+    const byBatch = new Map<BatchOutcomes, SendOutcome[]>();
+    for (const { entry, batch } of taken) {
+      batch.unwritten--;
+      if (!written.has(entry.outcome.id)) continue;
+      const outcomes = byBatch.get(batch);
+      if (outcomes) outcomes.push(entry.outcome);
+      else byBatch.set(batch, [entry.outcome]);
+    }
+    for (const [batch, outcomes] of byBatch) logOutcomes(batch.logger, batch.mailingId, outcomes);
+    for (const batch of new Set(taken.map((w) => w.batch))) batch.onChange?.();
+  }
+
+  private retry(taken: Waiting[], error: unknown): void {
+    this.writing = false;
+    const again = taken.filter((w) => ++w.tries < this.times.attempts);
+    this.logger.warn({ err: error, outcomes: taken.length, tries: taken[0].tries }, 'could not record send outcomes; trying again');
+    for (const { batch } of taken.filter((w) => w.tries >= this.times.attempts)) {
+      batch.failure ??= error;
+      batch.onChange?.();
+    }
+    this.waiting.unshift(...again);
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.waiting.length === 0) return;
+    this.pausing = true;
+    this.timer = setTimeout(() => {
+      this.pausing = false;
+      this.writeNow();
+    }, this.times.retryDelayMs);
   }
 }

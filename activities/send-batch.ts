@@ -1,16 +1,15 @@
 import type { Context } from '@temporalio/activity';
 import type { Sema } from 'async-sema';
 import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../config/logger';
 import * as mailings from '../storage/mailings';
 import type { SendingTerms } from '../storage/mailings';
 import * as messages from '../storage/messages';
-import type { ClaimedMessage, ClaimOutcome, SendOutcome } from '../storage/messages';
+import type { ClaimedMessage, SendOutcome } from '../storage/messages';
 import { mailingNotFound } from './mailing';
-import { logClaimed, logOutcomes } from './message-log';
+import { logClaimed } from './message-log';
 import { countClaimed, countLeasesLost, countOutcome } from './metrics';
-import type { OutcomeWriter } from './outcome-writer';
+import type { BatchOutcomes, OutcomeWriter } from './outcome-writer';
 import type { Delivery, Provider } from './provider';
 import type { RateLimiter } from './rate-limit';
 import { nextOpening, type Opening, type SendWindow } from './send-window';
@@ -62,11 +61,6 @@ export interface BatchDeps {
   logger: Logger;
 }
 
-// Outcomes are written in small batches: at most this many, or this old. A crash loses only the
-// answers of that window (and of requests in flight), whose messages are then sent again.
-const FLUSH_EVERY = 100;
-const FLUSH_INTERVAL_MS = 50;
-const OUTCOME_WRITE_ATTEMPTS = 30;
 // Timers cannot be longer; a mailing may end later than that.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 // The mailing's text and end time are read again when older than this, so an edit reaches requests not
@@ -113,14 +107,14 @@ function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Del
 
 /**
  * One run of the send activity: claims due messages of a mailing, sends them with at most
- * `policy.concurrency` requests in flight on this worker and writes each outcome within 50 ms, until
+ * `policy.concurrency` requests in flight on this worker and has each outcome written (OutcomeWriter), until
  * `limit` requests have started or its time limit has passed.
  * No request starts at or after the mailing's end time (by the database's clock, measured here on the
  * monotonic clock) or after a cancellation.
  */
 export class SendBatch {
   private readonly report: BatchReport = { attempted: 0, sent: 0, failed: 0, retried: 0, providerDown: false, ended: false, stale: false, pending: 0, nextDueAt: null };
-  private readonly outcomes: ClaimOutcome[] = [];
+  private readonly outcomes: BatchOutcomes;
   private readonly inFlight = new Set<Promise<void>>();
   private queue: ClaimedMessage[] = [];
   private token = '';
@@ -143,8 +137,6 @@ export class SendBatch {
    */
   private abandon: AbortSignal;
   private readonly cancelRequested = new AbortController();
-  private flushing?: Promise<void>;
-  private flushedAt = Date.now();
   private unreachableStreak = 0;
   private unauthorizedLogged = false;
   /** The next opening of the send window per zone, valid until it closes. */
@@ -172,6 +164,7 @@ export class SendBatch {
     );
     this.stop = activity.cancellationSignal;
     this.abandon = this.cancelRequested.signal;
+    this.outcomes = deps.outcomes.batch(mailingId, deps.logger);
     this.leaseMs = 2 * deps.policy.requestTimeoutMs + 5_000;
     this.claimTtlMs = this.leaseMs - deps.policy.requestTimeoutMs - 1_000;
   }
@@ -179,9 +172,8 @@ export class SendBatch {
   async run(): Promise<BatchReport> {
     const { activity, slots } = this.deps;
     // Beats even while every slot waits on a stalled request, so a short heartbeat timeout detects only
-    // a batch whose worker died; the second timer writes answers that arrive while nothing else happens.
+    // a batch whose worker died.
     const alive = setInterval(() => activity.heartbeat(this.report.attempted), 1000);
-    const flusher = setInterval(() => this.flushSoon(), FLUSH_INTERVAL_MS);
     try {
       if (!(await this.refreshTerms())) throw mailingNotFound(this.mailingId);
       // A new filter ends the batch early, so that the workflow re-syncs the audience first.
@@ -205,8 +197,7 @@ export class SendBatch {
       } finally {
         // Even when the batch fails (say, the database went away), the answers it got are written.
         await Promise.allSettled(this.inFlight);
-        clearInterval(flusher);
-        await this.flushPatiently();
+        await this.deps.outcomes.settled(this.outcomes);
       }
       if (performance.now() - this.claimedAt < this.claimTtlMs) await messages.releaseLeases(this.token, this.queue.map((m) => m.id));
       if (this.failure !== undefined) throw this.failure;
@@ -215,7 +206,6 @@ export class SendBatch {
       Object.assign(this.report, await messages.pendingSummary(this.mailingId, this.report.attempted === 0));
     } finally {
       clearInterval(alive);
-      clearInterval(flusher);
     }
     this.deps.logger.info({ mailingId: this.mailingId, ...this.report }, 'send batch done');
     if (activity.cancellationSignal.aborted) await activity.cancelled;
@@ -262,7 +252,7 @@ export class SendBatch {
     if (!opening || now >= opening.until) this.openings.set(key, (opening = nextOpening(message.timezone, window, now)));
     if (opening.at <= now) return false;
     const outcome: SendOutcome = { id: message.id, status: 'pending', error: null, retryAt: new Date(opening.at), attempted: false };
-    this.outcomes.push({ token: this.token, outcome });
+    this.deps.outcomes.add(this.outcomes, { token: this.token, outcome });
     return true;
   }
 
@@ -335,7 +325,7 @@ export class SendBatch {
     const { provider, policy, logger } = this.deps;
     const { mailingId, report } = this;
     if (!message.phone) {
-      this.outcomes.push({ token, outcome: { id: message.id, status: 'cancelled', error: 'client was deleted', retryAt: null, attempted: false } });
+      this.deps.outcomes.add(this.outcomes, { token, outcome: { id: message.id, status: 'cancelled', error: 'client was deleted', retryAt: null, attempted: false } });
       countOutcome('cancelled');
       return;
     }
@@ -346,8 +336,7 @@ export class SendBatch {
       this.failure ??= error;
       return;
     }
-    this.outcomes.push({ token, outcome: toOutcome(policy, message, delivery, this.terms.endAt.getTime() - END_MARGIN_MS, this.terms.sendWindow) });
-    this.flushSoon();
+    this.deps.outcomes.add(this.outcomes, { token, outcome: toOutcome(policy, message, delivery, this.terms.endAt.getTime() - END_MARGIN_MS, this.terms.sendWindow) });
     report[delivery.result === 'retry' ? 'retried' : delivery.result]++;
     countOutcome(delivery.result === 'retry' ? 'retried' : delivery.result);
     this.unreachableStreak = delivery.result === 'retry' && delivery.unreachable ? this.unreachableStreak + 1 : 0;
@@ -358,42 +347,6 @@ export class SendBatch {
         logger.error({ mailingId, messageId: message.id }, delivery.error);
       }
       logger.debug({ mailingId, messageId: message.id, error: delivery.error }, 'send will be retried');
-    }
-  }
-
-  /** Writes the buffered outcomes, each under the claim it belongs to. */
-  private async flush(): Promise<void> {
-    this.flushedAt = Date.now();
-    const batch = this.outcomes.splice(0);
-    try {
-      countLeasesLost('superseded', batch.length - (await this.deps.outcomes.write(batch)));
-      logOutcomes(this.deps.logger, this.mailingId, batch.map((o) => o.outcome));
-    } catch (error) {
-      this.outcomes.unshift(...batch);
-      throw error;
-    }
-  }
-  /** Writes buffered outcomes when enough have gathered or the oldest is due; a failed write keeps them buffered. */
-  private flushSoon(): void {
-    if (this.flushing || this.outcomes.length === 0) return;
-    if (this.outcomes.length < FLUSH_EVERY && Date.now() - this.flushedAt < FLUSH_INTERVAL_MS) return;
-    this.flushing = this.flush()
-      .catch((error) => this.deps.logger.warn({ mailingId: this.mailingId, err: error }, 'could not record send outcomes yet'))
-      .finally(() => (this.flushing = undefined));
-  }
-
-  // The provider accepted these: writing them down is worth riding out a database restart for,
-  // since a lost outcome means the message is sent again after its lease.
-  private async flushPatiently(): Promise<void> {
-    await this.flushing;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.flush();
-      } catch (error) {
-        if (attempt >= OUTCOME_WRITE_ATTEMPTS) throw error;
-        this.deps.logger.warn({ mailingId: this.mailingId, err: error, attempt }, 'could not record send outcomes; retrying');
-        await sleep(1000);
-      }
     }
   }
 }
