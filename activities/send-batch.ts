@@ -6,6 +6,7 @@ import * as mailings from '../storage/mailings';
 import type { SendingTerms } from '../storage/mailings';
 import * as messages from '../storage/messages';
 import type { ClaimedMessage, SendOutcome } from '../storage/messages';
+import { ClaimSize } from './claim-size';
 import { mailingNotFound } from './mailing';
 import { logClaimed } from './message-log';
 import { countClaimed, countLeasesLost, countOutcome } from './metrics';
@@ -119,6 +120,9 @@ export class SendBatch {
   private queue: ClaimedMessage[] = [];
   private token = '';
   private claimedAt = 0;
+  /** How many messages the last claim got, and how many the next may. */
+  private claimedCount = 0;
+  private readonly claimSize: ClaimSize;
   private claimedUpTo = 0;
   private terms!: SendingTerms;
   private initialFilter = '';
@@ -165,6 +169,7 @@ export class SendBatch {
     this.stop = activity.cancellationSignal;
     this.abandon = this.cancelRequested.signal;
     this.outcomes = deps.outcomes.batch(mailingId, deps.logger);
+    this.claimSize = new ClaimSize(deps.policy.concurrency);
     this.leaseMs = 2 * deps.policy.requestTimeoutMs + 5_000;
     this.claimTtlMs = this.leaseMs - deps.policy.requestTimeoutMs - 1_000;
   }
@@ -301,7 +306,8 @@ export class SendBatch {
     // Terms as fresh as for a request: a pause or a delete cancels the batch, and an edit may take TERMS_TTL_MS.
     if (performance.now() - this.termsReadAt > TERMS_TTL_MS && !(await this.refreshTerms())) return false;
     if (!this.maySend()) return false;
-    const want = Math.min(this.deps.policy.concurrency, this.limit - this.report.attempted);
+    if (this.claimedCount > 0) this.claimSize.usedUp(this.claimedCount, performance.now() - this.claimedAt);
+    const want = Math.min(this.claimSize.value, this.limit - this.report.attempted);
     this.claimedUpTo ||= this.deps.fronts.get(this.mailingId) ?? 0;
     let claim = await messages.claimDue(this.mailingId, want, this.leaseMs, this.claimedUpTo);
     if (claim.messages.length === 0 && this.claimedUpTo > 0) {
@@ -312,6 +318,7 @@ export class SendBatch {
     this.claimedAt = performance.now();
     this.token = claim.token;
     this.queue = claim.messages;
+    this.claimedCount = claim.messages.length;
     countClaimed(claim.messages.length);
     logClaimed(this.deps.logger, this.mailingId, claim.messages);
     if (this.queue.length > 0) {
