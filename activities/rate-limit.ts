@@ -2,11 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { countRateLimitWait } from './metrics';
 
 export interface RateLimiter {
-  /** Resolves when one more provider request may start. */
-  acquire(): Promise<void>;
+  /** Takes a token for one more provider request: nothing when one is at hand, else a promise that resolves once it is (a request waits for no promise it need not). */
+  acquire(): Promise<void> | void;
 }
 
-const unlimited: RateLimiter = { acquire: async () => undefined };
+const unlimited: RateLimiter = { acquire: () => undefined };
 
 /**
  * A worker's share of a deployment-wide rate: tokens come from a shared bucket (`take`) in chunks of
@@ -32,12 +32,18 @@ export function createRateLimiter(ratePerSecond: number, take: (want: number, ra
   };
 
   return {
-    async acquire() {
-      while (tokens <= 0) {
-        refilling ??= refill().finally(() => (refilling = undefined));
-        await refilling;
+    acquire() {
+      if (tokens > 0) {
+        tokens--;
+        return;
       }
-      tokens--;
+      return (async () => {
+        while (tokens <= 0) {
+          refilling ??= refill().finally(() => (refilling = undefined));
+          await refilling;
+        }
+        tokens--;
+      })();
     },
   };
 }

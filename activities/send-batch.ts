@@ -116,7 +116,9 @@ function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Del
 export class SendBatch {
   private readonly report: BatchReport = { attempted: 0, sent: 0, failed: 0, retried: 0, providerDown: false, ended: false, stale: false, pending: 0, nextDueAt: null };
   private readonly outcomes: BatchOutcomes;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Requests started and not yet ended, and what to call once none is left. */
+  private inFlight = 0;
+  private allEnded?: () => void;
   private queue: ClaimedMessage[] = [];
   private token = '';
   private claimedAt = 0;
@@ -126,6 +128,8 @@ export class SendBatch {
   private claimedUpTo = 0;
   private terms!: SendingTerms;
   private initialFilter = '';
+  /** The filter of the latest terms, as JSON: compared with the first on every request, so made once per read. */
+  private filter = '';
   /** When (performance.now()) the terms were asked for, and the last moment a request may start. */
   private termsReadAt = -Infinity;
   private deadline = 0;
@@ -182,7 +186,7 @@ export class SendBatch {
     try {
       if (!(await this.refreshTerms())) throw mailingNotFound(this.mailingId);
       // A new filter ends the batch early, so that the workflow re-syncs the audience first.
-      this.initialFilter = JSON.stringify(this.terms.filter);
+      this.initialFilter = this.filter;
       const startedAt = performance.now();
       const timeLimitMs = this.deps.policy.batchTimeLimitMs ?? BATCH_TIME_LIMIT_MS;
       // At least one request, even after a whole time limit spent waiting for a slot: a batch that
@@ -201,13 +205,13 @@ export class SendBatch {
         }
       } finally {
         // Even when the batch fails (say, the database went away), the answers it got are written.
-        await Promise.allSettled(this.inFlight);
+        await this.requestsEnded();
         await this.deps.outcomes.settled(this.outcomes);
       }
       if (performance.now() - this.claimedAt < this.claimTtlMs) await messages.releaseLeases(this.token, this.queue.map((m) => m.id));
       if (this.failure !== undefined) throw this.failure;
       this.report.ended = this.terms.msLeft <= 0 || performance.now() >= this.deadline + END_MARGIN_MS;
-      this.report.stale = this.terms.deleted || this.terms.status !== 'running' || JSON.stringify(this.terms.filter) !== this.initialFilter;
+      this.report.stale = this.terms.deleted || this.terms.status !== 'running' || this.filter !== this.initialFilter;
       Object.assign(this.report, await messages.pendingSummary(this.mailingId, this.report.attempted === 0));
     } finally {
       clearInterval(alive);
@@ -225,7 +229,8 @@ export class SendBatch {
         this.queue.shift();
         continue;
       }
-      await this.deps.rateLimiter.acquire();
+      const token = this.deps.rateLimiter.acquire();
+      if (token) await token;
       if (performance.now() - this.termsReadAt > TERMS_TTL_MS) await this.refreshTerms();
       if (!this.maySend()) return false;
       // Messages whose lease is about to run out are left to the next claimer.
@@ -235,12 +240,8 @@ export class SendBatch {
     }
     const message = this.queue.shift()!;
     this.report.attempted++;
-    const token = this.token;
-    const sending: Promise<void> = this.deliver(token, message, this.terms.text).finally(() => {
-      this.deps.slots.release();
-      this.inFlight.delete(sending);
-    });
-    this.inFlight.add(sending);
+    this.inFlight++;
+    void this.deliver(this.token, message, this.terms.text);
     return true;
   }
 
@@ -268,7 +269,7 @@ export class SendBatch {
       !this.stop.aborted &&
       terms.status === 'running' &&
       !terms.deleted &&
-      JSON.stringify(terms.filter) === this.initialFilter &&
+      this.filter === this.initialFilter &&
       performance.now() < this.deadline
     );
   }
@@ -282,6 +283,7 @@ export class SendBatch {
     const terms = await mailings.readSendingTerms(this.mailingId);
     if (!terms) return false;
     this.terms = terms;
+    this.filter = JSON.stringify(terms.filter);
     this.termsReadAt = askedAt;
     this.deadline = askedAt + terms.msLeft - END_MARGIN_MS;
     if (terms.endAt.getTime() !== this.signalsEndAt) this.signalEnd(terms.endAt.getTime());
@@ -328,19 +330,30 @@ export class SendBatch {
     return this.queue.length > 0;
   }
 
+  /** Resolves once every request started has ended and its outcome is recorded. */
+  private requestsEnded(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => (this.allEnded = resolve));
+  }
+
+  /** Sends one message in its slot and records its outcome (cancelled, with no request, when its client was deleted); never rejects. */
   private async deliver(token: string, message: ClaimedMessage, text: string): Promise<void> {
-    const { provider, policy, logger } = this.deps;
-    const { mailingId, report } = this;
-    if (!message.phone) {
-      this.deps.outcomes.add(this.outcomes, { token, outcome: { id: message.id, status: 'cancelled', error: 'client was deleted', retryAt: null, attempted: false } });
-      countOutcome('cancelled');
-      return;
-    }
-    let delivery: Delivery;
     try {
-      delivery = await provider.send({ id: message.id, phone: message.phone, text, mailingId }, this.abandon);
+      const delivery = message.phone ? await this.deps.provider.send({ id: message.id, phone: message.phone, text, mailingId: this.mailingId }, this.abandon) : null;
+      this.record(token, message, delivery);
     } catch (error) {
       this.failure ??= error;
+    } finally {
+      this.deps.slots.release();
+      if (--this.inFlight === 0) this.allEnded?.();
+    }
+  }
+
+  private record(token: string, message: ClaimedMessage, delivery: Delivery | null): void {
+    const { policy, logger } = this.deps;
+    const { mailingId, report } = this;
+    if (!delivery) {
+      this.deps.outcomes.add(this.outcomes, { token, outcome: { id: message.id, status: 'cancelled', error: 'client was deleted', retryAt: null, attempted: false } });
+      countOutcome('cancelled');
       return;
     }
     this.deps.outcomes.add(this.outcomes, { token, outcome: toOutcome(policy, message, delivery, this.terms.endAt.getTime() - END_MARGIN_MS, this.terms.sendWindow) });
