@@ -197,7 +197,8 @@ export class SendBatch {
           await slots.acquire();
           let launched = false;
           try {
-            launched = inTime() && (await this.launchNext());
+            const next = inTime() && this.launchNext();
+            launched = typeof next === 'boolean' ? next : await next;
           } finally {
             if (!launched) slots.release();
           }
@@ -221,22 +222,34 @@ export class SendBatch {
     return this.report;
   }
 
-  /** Starts the next request in an acquired slot; false when there is nothing more to start. */
-  private async launchNext(): Promise<boolean> {
+  /**
+   * Starts the next request in an acquired slot; false when there is nothing more to start. Answers
+   * a promise only when it has to wait (for a claim, a rate token or a read of the terms): most
+   * requests start without one.
+   */
+  private launchNext(): boolean | Promise<boolean> {
     for (;;) {
-      if (this.queue.length === 0 && !(await this.claim())) return false;
-      if (this.waitForWindow(this.queue[0])) {
-        this.queue.shift();
-        continue;
-      }
-      const token = this.deps.rateLimiter.acquire();
-      if (token) await token;
+      if (this.queue.length === 0) return this.claim().then((claimed) => claimed && this.launchNext());
+      if (!this.waitForWindow(this.queue[0])) break;
+      this.queue.shift();
+    }
+    const token = this.deps.rateLimiter.acquire();
+    if (!token && performance.now() - this.termsReadAt <= TERMS_TTL_MS) return this.launchFirst();
+    return (async () => {
+      await token;
       if (performance.now() - this.termsReadAt > TERMS_TTL_MS) await this.refreshTerms();
-      if (!this.maySend()) return false;
+      return this.launchFirst();
+    })();
+  }
+
+  /** With a rate token: starts the first message queued, unless sending must stop or its claim is about to run out. */
+  private launchFirst(): boolean | Promise<boolean> {
+    if (!this.maySend()) return false;
+    if (performance.now() - this.claimedAt > this.claimTtlMs) {
       // Messages whose lease is about to run out are left to the next claimer.
-      if (performance.now() - this.claimedAt <= this.claimTtlMs) break;
       countLeasesLost('expiring', this.queue.length);
       this.queue = [];
+      return this.launchNext();
     }
     const message = this.queue.shift()!;
     this.report.attempted++;
