@@ -33,7 +33,7 @@ interface Waiting {
 }
 
 /**
- * Writes the outcomes of all the send batches of a worker, FLUSH_INTERVAL_MS after the first that
+ * Writes the outcomes of all the send batches of a worker, the flush interval (50 ms) after the first that
  * waits, in one statement (one commit): however many batches run (lanes of a mailing, many mailings),
  * the worker writes once per interval at most, with as many rows as answers came. A statement that
  * fails is tried again with what came meanwhile; a batch fails only when one of its outcomes could
