@@ -107,16 +107,18 @@ export class OutcomeWriter {
     // The next statement starts before the batches of this one hear how it went.
     if (this.due) this.writeNow();
     countLeasesLost('superseded', taken.length - written.size);
+    // Each batch of the statement, with its outcomes that were written.
     const byBatch = new Map<BatchOutcomes, SendOutcome[]>();
     for (const { entry, batch } of taken) {
       batch.unwritten--;
-      if (!written.has(entry.outcome.id)) continue;
-      const outcomes = byBatch.get(batch);
-      if (outcomes) outcomes.push(entry.outcome);
-      else byBatch.set(batch, [entry.outcome]);
+      let outcomes = byBatch.get(batch);
+      if (!outcomes) byBatch.set(batch, (outcomes = []));
+      if (written.has(entry.outcome.id)) outcomes.push(entry.outcome);
     }
-    for (const [batch, outcomes] of byBatch) logOutcomes(batch.logger, batch.mailingId, outcomes);
-    for (const batch of new Set(taken.map((w) => w.batch))) batch.onChange?.();
+    for (const [batch, outcomes] of byBatch) {
+      logOutcomes(batch.logger, batch.mailingId, outcomes);
+      batch.onChange?.();
+    }
   }
 
   private retry(taken: Waiting[], error: unknown): void {

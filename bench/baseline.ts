@@ -3,7 +3,8 @@ import type { Database } from '../storage/database';
 import * as messages from '../storage/messages';
 import type { SendOutcome } from '../storage/messages';
 
-// As in activities/mailing.ts: outcomes are written in batches of this many.
+// Outcomes are written this many at a time: about what 50 ms of answers bring the service's worker
+// (activities/outcome-writer.ts) at 64 requests in flight.
 const FLUSH_EVERY = 100;
 
 export interface BaselineOptions {
