@@ -29,9 +29,11 @@ export async function migrateLatest(db: Database): Promise<string[]> {
   return applied;
 }
 
-/** True when a query failed on a unique constraint (objection wraps pg's SQLSTATE 23505). */
+/** True when a query failed on a unique constraint: SQLSTATE 23505, wrapped by objection or, from a raw query, as pg reports it. */
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
-  return error instanceof UniqueViolationError && (constraint === undefined || error.constraint === constraint);
+  const violation = error as { code?: string; constraint?: string } | null;
+  if (!(error instanceof UniqueViolationError) && violation?.code !== '23505') return false;
+  return constraint === undefined || violation?.constraint === constraint;
 }
 
 /** True when PostgreSQL could not be reached at all, as opposed to refusing a query. */
