@@ -132,6 +132,7 @@ export class SendBatch {
   private filter = '';
   /** When (performance.now()) the terms were asked for, and the last moment a request may start. */
   private termsReadAt = -Infinity;
+  private termsReading?: Promise<boolean>;
   private deadline = 0;
   /** The end time the `stop` and `abandon` signals were made for. */
   private signalsEndAt = NaN;
@@ -180,9 +181,14 @@ export class SendBatch {
 
   async run(): Promise<BatchReport> {
     const { activity, slots } = this.deps;
-    // Beats even while every slot waits on a stalled request, so a short heartbeat timeout detects only
-    // a batch whose worker died.
-    const alive = setInterval(() => activity.heartbeat(this.report.attempted), 1000);
+    const alive = setInterval(() => {
+      // Beats even while every slot waits on a stalled request, so a short heartbeat timeout detects only
+      // a batch whose worker died.
+      activity.heartbeat(this.report.attempted);
+      // A pause or a delete reaches the batch by its terms within about a second, even while it starts
+      // nothing; the cancellation that follows comes with the answer to a heartbeat, seconds later.
+      if (performance.now() - this.termsReadAt > TERMS_TTL_MS) this.refreshTerms().catch(() => undefined);
+    }, 1000);
     try {
       if (!(await this.refreshTerms())) throw mailingNotFound(this.mailingId);
       // A new filter ends the batch early, so that the workflow re-syncs the audience first.
@@ -287,11 +293,17 @@ export class SendBatch {
     );
   }
 
+  /** Reads the terms, once at a time: the requests being started and the heartbeat's timer may both ask. */
+  private refreshTerms(): Promise<boolean> {
+    return (this.termsReading ??= this.readTerms().finally(() => (this.termsReading = undefined)));
+  }
+
   /**
    * Reads the mailing's text, filter and time left by the database's clock, so that an edit applies to
-   * messages not yet sent and the end time holds whatever this machine's clock says.
+   * messages not yet sent and the end time holds whatever this machine's clock says. A delete
+   * abandons the requests in flight, as its cancellation would.
    */
-  private async refreshTerms(): Promise<boolean> {
+  private async readTerms(): Promise<boolean> {
     const askedAt = performance.now();
     const terms = await mailings.readSendingTerms(this.mailingId);
     if (!terms) return false;
@@ -300,6 +312,7 @@ export class SendBatch {
     this.termsReadAt = askedAt;
     this.deadline = askedAt + terms.msLeft - END_MARGIN_MS;
     if (terms.endAt.getTime() !== this.signalsEndAt) this.signalEnd(terms.endAt.getTime());
+    if (terms.deleted) this.cancelRequested.abort(new Error('mailing deleted'));
     return true;
   }
 

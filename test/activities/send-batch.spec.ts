@@ -673,6 +673,62 @@ describe('sendBatch activity', function () {
     });
   });
 
+  /** A batch of 40 messages, 2 requests at a time, whose mailing is changed midway in the database alone: no cancellation reaches it. */
+  async function changedMidway(latency: number, change: (mailingId: number) => Promise<unknown>) {
+    Model.knex(db);
+    fake.reset();
+    fake.setFaults({ latencyMs: latency });
+    const { mailingId } = await mailingWithDueMessages(db, 40);
+    const spy = timed(client);
+    const running = sendBatch(mailingId, 1000, activitiesWith({ provider: spy.provider, policy: { concurrency: 2 } }));
+    await sleep(300);
+    const changedAt = Date.now();
+    await change(mailingId);
+    const report = await running;
+    return { starts: spy.starts, changedAt, endedAt: Date.now(), report, mailingId };
+  }
+
+  describe('when its mailing is deleted while it sends, and no cancellation comes (5 s per answer, 2 requests at a time)', () => {
+    const LATENCY = 5 * SECOND;
+    let result: Awaited<ReturnType<typeof changedMidway>>;
+
+    before(async () => {
+      result = await changedMidway(LATENCY, (id) => db('mailings').where({ id }).update({ deleted_at: db.fn.now() }));
+    });
+
+    it('ends by itself, reporting that its mailing changed', () => {
+      assert.equal(result.report.stale, true);
+    });
+
+    it('abandons the requests in flight within about a second instead of waiting for their answers', async () => {
+      assert.ok(result.endedAt - result.changedAt < LATENCY / 2, `ended ${result.endedAt - result.changedAt} ms after the delete`);
+      const states = await messageStates(db, result.mailingId);
+      const inFlight = result.starts.map((s) => states.find((m) => m.id === s.id)!);
+      assert.deepEqual(
+        inFlight.map((m) => [m.status, m.last_error?.startsWith('request abandoned')]),
+        result.starts.map(() => ['pending', true]),
+      );
+    });
+  });
+
+  describe('when its mailing is paused while it sends, and no cancellation comes (250 ms per answer, 2 requests at a time)', () => {
+    let result: Awaited<ReturnType<typeof changedMidway>>;
+
+    before(async () => {
+      result = await changedMidway(250, (id) => db('mailings').where({ id }).update({ status: 'paused' }));
+    });
+
+    it('ends by itself within about a second, reporting that its mailing changed', () => {
+      assert.equal(result.report.stale, true);
+      assert.ok(result.endedAt - result.changedAt < 2.5 * SECOND, `ended ${result.endedAt - result.changedAt} ms after the pause`);
+    });
+
+    it('lets the requests in flight finish and records them as sent', async () => {
+      const states = await messageStates(db, result.mailingId);
+      assert.equal(states.filter((m) => m.status === 'sent').length, result.starts.length);
+    });
+  });
+
   describe('during a provider outage (connections refused)', () => {
     let down: FakeProvider;
     let downClient: Provider;
