@@ -78,7 +78,10 @@ for (const result of PROVIDER_RESULTS) providerRequests.zero({ result });
 const requestsBy = Object.fromEntries(PROVIDER_RESULTS.map((result) => [result, providerRequests.labels({ result })])) as unknown as Record<ProviderResult, { observe(seconds: number): void }>;
 for (const reason of LEASE_LOSSES) leasesLost.inc({ reason }, 0);
 
-export const countOutcome = (outcome: MessageOutcome, count = 1) => messages.inc({ outcome }, count);
+// Bound once as well: one outcome is counted per message.
+const messagesBy = Object.fromEntries(MESSAGE_OUTCOMES.map((outcome) => [outcome, messages.labels({ outcome })])) as unknown as Record<MessageOutcome, { inc(count: number): void }>;
+
+export const countOutcome = (outcome: MessageOutcome, count = 1) => messagesBy[outcome].inc(count);
 
 /** Starts timing a provider request; call the result with how it ended. */
 export function timeProviderRequest(): (result: ProviderResult) => void {
