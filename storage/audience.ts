@@ -69,9 +69,9 @@ export async function recordAudienceChunk(mailingId: number, size: number, first
         { ...bindings, zones, dues },
       );
     // Most chunks add only new messages. A plain insert checks the unique indexes as it adds each entry;
-    // ON CONFLICT first looks every row up in each of them as well (a quarter of PostgreSQL's work for a
-    // mailing). A chunk with a client already recorded (a re-sync after an edit, a phone imported again)
-    // rolls back to the savepoint and skips those.
+    // ON CONFLICT first looks every row up in each of them as well (3.5 million buffers per 100,000
+    // messages against 2.5, pg_stat_statements). A chunk with a client already recorded (a re-sync
+    // after an edit, a phone imported again) rolls back to the savepoint and skips those.
     let result;
     try {
       result = await trx.transaction((savepoint) => insertChunk(savepoint, ''));
