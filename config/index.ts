@@ -40,6 +40,8 @@ const schema = {
     TEMPORAL_CLI_PATH: { type: 'string', minLength: 1 },
     TEMPORAL_TEST_SERVER_PATH: { type: 'string', minLength: 1 },
     WORKFLOW_BUNDLE_PATH: { type: 'string', minLength: 1 },
+    // At least the 40 workflow tasks a worker runs at once: each needs its workflow in the cache.
+    WORKER_CACHED_WORKFLOWS: { type: 'integer', minimum: 40, default: 100 },
 
     SEND_API_URL: { type: 'string', format: 'uri', pattern: '^https?://', default: 'https://probe.fbrq.cloud/v1' },
     SEND_API_TOKEN: { type: 'string', minLength: 1 },
@@ -113,6 +115,7 @@ export interface Config {
   TEMPORAL_CLI_PATH?: string;
   TEMPORAL_TEST_SERVER_PATH?: string;
   WORKFLOW_BUNDLE_PATH?: string;
+  WORKER_CACHED_WORKFLOWS: number;
   SEND_API_URL: string;
   SEND_API_TOKEN?: string;
   SEND_TIMEOUT_MS: number;

@@ -48,6 +48,7 @@ async function main() {
     provider,
     rateLimit: config.SEND_RATE_LIMIT,
     workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
+    cachedWorkflows: config.WORKER_CACHED_WORKFLOWS,
     mailings,
     logger,
     dailyStats: { mailer: statsMailer, from: config.STATS_EMAIL_FROM },

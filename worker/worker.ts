@@ -22,6 +22,8 @@ export interface MailingWorkerDeps {
   logger: Logger;
   /** A bundle from `npm run bundle`; without one the worker bundles the workflows itself at start. */
   workflowBundlePath?: string;
+  /** Workflows kept in memory between their tasks (WORKER_CACHED_WORKFLOWS). */
+  cachedWorkflows: number;
   /** How the daily statistics e-mail goes out; without it, its send fails for good (no SMTP_URL). */
   dailyStats?: Pick<DailyStatsDeps, 'mailer' | 'from'>;
 }
@@ -30,7 +32,7 @@ const MAX_CONCURRENT_ACTIVITIES = 1_000;
 
 /** The worker that runs mailing workflows and their activities; tests build it with fakes. */
 export function createMailingWorker(deps: MailingWorkerDeps) {
-  const { connection, namespace, taskQueue, provider, policy, rateLimit, mailings, logger, workflowBundlePath } = deps;
+  const { connection, namespace, taskQueue, provider, policy, rateLimit, mailings, logger, workflowBundlePath, cachedWorkflows } = deps;
   const rateLimiter = createRateLimiter(rateLimit, takeProviderTokens);
   return Worker.create({
     connection,
@@ -51,6 +53,10 @@ export function createMailingWorker(deps: MailingWorkerDeps) {
     // every mailing's batches may run at once and share the slots fairly; with the SDK's 100, batches
     // beyond it waited for whole batches to finish, and mailings started late by seconds.
     maxConcurrentActivityTaskExecutions: MAX_CONCURRENT_ACTIVITIES,
+    // The SDK sizes its cache by the heap, and the worker's capped heap gave it 10: with more mailings
+    // sending than that, nearly every workflow task of theirs was a cache miss that fetched and
+    // replayed the whole history, and 50 mailings starting together waited seconds between commands.
+    maxCachedWorkflows: cachedWorkflows,
     // On SIGTERM requests in flight finish (they are bounded by the request timeout) before exit.
     shutdownGraceTime: policy.requestTimeoutMs + 5_000,
   });

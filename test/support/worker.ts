@@ -1,6 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { SendingPolicy } from '../../activities/mailing';
 import { createProvider } from '../../activities/provider';
+import { loadConfig } from '../../config';
 import { createLogger } from '../../config/logger';
 import type { MailingService } from '../../domain/mailings';
 import { createMailingWorker, type MailingWorkerDeps } from '../../worker/worker';
@@ -40,6 +41,7 @@ export async function startWorker(options: {
     rateLimit: options.rateLimit ?? 0,
     mailings: options.mailings,
     dailyStats: options.dailyStats,
+    cachedWorkflows: loadConfig({}).WORKER_CACHED_WORKFLOWS,
     logger: createLogger(process.env.LOG_LEVEL ?? 'silent', 'test-worker'),
   });
   const running = worker.run();
