@@ -14,7 +14,9 @@ import { BatchReport, SendBatch, SendingPolicy } from './send-batch';
 import { nextOpening } from './send-window';
 
 export type { BatchReport, SendingPolicy };
-export type { StartClaim } from '../storage/mailing-lifecycle';
+
+/** A claimed start carries the schedule as it was once the first clients were recorded, so the workflow need not read it again. */
+export type StartClaim = Exclude<lifecycle.StartClaim, { result: 'started' }> | { result: 'started'; schedule?: mailings.MailingSchedule };
 
 export interface MailingActivityDeps {
   provider: Provider;
@@ -75,11 +77,13 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
       return (await mailings.readSchedule(mailingId)) ?? null;
     },
 
-    async claimStart(mailingId: number): Promise<lifecycle.StartClaim> {
+    async claimStart(mailingId: number): Promise<StartClaim> {
       const claim = await lifecycle.claimStart(mailingId);
-      if (claim.result === 'started') await recordAudienceChunk(mailingId, FIRST_AUDIENCE_CHUNK, firstSendAt);
       logger.info({ mailingId, ...claim }, 'mailing start claimed');
-      return claim;
+      if (claim.result !== 'started') return claim;
+      await recordAudienceChunk(mailingId, FIRST_AUDIENCE_CHUNK, firstSendAt);
+      const schedule = await mailings.readSchedule(mailingId);
+      return schedule ? { result: 'started', schedule } : claim;
     },
 
     recordAudience,

@@ -1,6 +1,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { CancellationScope, condition, continueAsNew, defineSignal, defineUpdate, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { legacyMailingWorkflow } from './legacy-mailing';
+import type { MailingSchedule } from '../storage/mailings';
 import { cancelMailing, claimStart, readSchedule } from './mailing-activities';
 import { closeDeleted, enterPhase, finishAtEnd, isFinal, Run, sleepUnlessEdited } from './mailing-run';
 import { newProgress, progressQuery, type ProgressCounts } from './progress';
@@ -48,6 +49,12 @@ export type MailingOutcome = 'finished' | 'expired' | 'cancelled';
 export const LIFECYCLE_PATCH = 'mailing-lifecycle-2026-12';
 /** Marks runs that send in a sliding window of batches (no round barrier) while the audience is recorded. */
 export const SLIDING_WINDOW_PATCH = 'mailing-sliding-window-2026-12';
+/**
+ * Marks runs that claim their start as soon as its timer fires, and start sending with the schedule
+ * the claim read, without reading it again in between (2026-12-02): two round trips fewer between
+ * `start_at` and the first send.
+ */
+export const QUICK_START_PATCH = 'mailing-quick-start-2026-12';
 
 // A run waiting for its start continues as new past this many events.
 const MAX_EVENTS_PER_RUN = 2_000;
@@ -73,11 +80,13 @@ export async function mailingWorkflow(input: MailingWorkflowInput): Promise<Mail
     await condition(() => run.batchesInFlight === 0);
   });
   try {
+    let claimed: MailingSchedule | undefined;
     if (!input.sending) {
       const start = await waitForStart(run);
-      if (start !== 'started') return closed(run, start);
+      if (typeof start === 'string') return closed(run, start);
+      claimed = start.schedule;
     }
-    return closed(run, await (patched(SLIDING_WINDOW_PATCH) ? sendInWindow(run) : sendInRounds(run)));
+    return closed(run, await (patched(SLIDING_WINDOW_PATCH) ? sendInWindow(run, claimed) : sendInRounds(run)));
   } catch (error) {
     if (isCancellation(error)) {
       // Deleted: wait until the activities in flight have stopped, then cancel what was not sent.
@@ -96,15 +105,18 @@ function closed(run: Run, outcome: MailingOutcome): MailingOutcome {
   return outcome;
 }
 
-/** Phase 1: sleeps until the start time, re-reading the schedule after edits, then claims the start. */
-async function waitForStart(run: Run): Promise<'started' | MailingOutcome> {
+/**
+ * Phase 1: sleeps until the start time, re-reading the schedule after edits, then claims the start.
+ * Started, it answers the schedule the claim read, if it can be used as it is.
+ */
+async function waitForStart(run: Run): Promise<{ schedule?: MailingSchedule } | MailingOutcome> {
   for (;;) {
     run.edited = false;
     const schedule = await readSchedule(run.mailingId);
     if (!schedule || schedule.deleted) return closeDeleted(run);
     if (isFinal(schedule.status)) return schedule.status;
     Object.assign(run.progress, { startAt: schedule.startAt, endAt: schedule.endAt });
-    if (schedule.status === 'running') return 'started';
+    if (schedule.status === 'running') return {};
     if (schedule.status === 'paused') {
       // Paused before its start: it does not start until resumed (a signal), and still expires at the end.
       enterPhase(run, 'paused');
@@ -118,10 +130,11 @@ async function waitForStart(run: Run): Promise<'started' | MailingOutcome> {
     if (untilStart > 0) {
       await sleepUnlessEdited(run, Math.min(untilStart, SCHEDULE_RECHECK_MS), untilStart <= SCHEDULE_RECHECK_MS ? 'until start_at' : 'schedule recheck before start_at');
       if (workflowInfo().historyLength > MAX_EVENTS_PER_RUN) await continueAsNew<typeof mailingWorkflow>({ mailingId: run.mailingId, limits: run.limits });
-      continue;
+      // The start came and nothing was edited: the claim checks the schedule in the database itself.
+      if (run.edited || Date.now() < Date.parse(schedule.startAt) || !patched(QUICK_START_PATCH)) continue;
     }
     const claim = await claimStart(run.mailingId);
-    if (claim.result === 'started') return 'started';
+    if (claim.result === 'started') return { schedule: patched(QUICK_START_PATCH) ? claim.schedule : undefined };
     if (claim.result === 'missed') return 'expired';
     // Early by the database's clock (the one that decides), or gone: read the schedule again.
     if (claim.result === 'early') await sleepUnlessEdited(run, claim.waitMs, 'until start_at by the database clock');

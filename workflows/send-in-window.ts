@@ -1,5 +1,6 @@
 import { allHandlersFinished, CancellationScope, condition, continueAsNew, log, patched, workflowInfo } from '@temporalio/workflow';
 import type { BatchReport } from '../activities/mailing';
+import type { MailingSchedule } from '../storage/mailings';
 import type { MailingOutcome, mailingWorkflow } from './mailing';
 import { finishMailing, readSchedule, recordAudience, sendBatch } from './mailing-activities';
 import { closeDeleted, enterPhase, finishAtEnd, IDLE_MS, isFinal, Run, sleepUnlessEdited } from './mailing-run';
@@ -35,11 +36,14 @@ interface Window {
  * start. A window ends when nothing is pending, at the end time, after BATCHES_PER_RUN batches
  * (continue-as-new), or when the schedule changed under it.
  */
-export async function sendInWindow(run: Run): Promise<MailingOutcome> {
+export async function sendInWindow(run: Run, claimed?: MailingSchedule): Promise<MailingOutcome> {
   const { mailingId, limits } = run;
   for (;;) {
+    // The schedule the start's claim read serves the first pass, unless an edit has come since.
+    const known = run.edited ? undefined : claimed;
+    claimed = undefined;
     run.edited = false;
-    const schedule = await readSchedule(mailingId);
+    const schedule = known ?? (await readSchedule(mailingId));
     if (!schedule || schedule.deleted) return closeDeleted(run);
     if (isFinal(schedule.status)) return schedule.status;
     Object.assign(run.progress, { startAt: schedule.startAt, endAt: schedule.endAt, audienceRecorded: schedule.audienceDone });

@@ -103,9 +103,11 @@ export class FakeMailing {
       claimStart: async () => {
         this.record('claimStart');
         const claim = this.claims.shift() ?? { result: 'started' };
-        if (claim.result === 'started') this.schedule = { ...this.schedule, status: 'running' };
         if (claim.result === 'missed') this.schedule = { ...this.schedule, status: 'expired' };
-        return claim;
+        if (claim.result !== 'started') return claim;
+        this.schedule = { ...this.schedule, status: 'running' };
+        // As the real claim does: the schedule once the first clients are recorded.
+        return { ...claim, schedule: this.schedule };
       },
       recordAudience,
       sendBatch: async (): Promise<BatchReport> => {

@@ -188,6 +188,30 @@ describe('mailing workflow', function () {
     });
   });
 
+  it('claims its start when the start timer fires and starts sending with the schedule the claim read', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0 + HOUR), new Date(t0 + 2 * HOUR), 2);
+    await withMailing(mailing, async (handle) => {
+      assert.equal(await handle.result(), 'finished');
+      const firstSend = mailing.calls.indexOf('sendBatch');
+      assert.deepEqual(mailing.calls.slice(0, 2), ['readSchedule', 'claimStart']);
+      assert.equal(mailing.calls.slice(0, firstSend).filter((c) => c === 'readSchedule').length, 1, mailing.calls.join());
+    });
+  });
+
+  it('reads the schedule again before it claims a start whose mailing was edited while it waited', async () => {
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0 + HOUR), new Date(t0 + 2 * HOUR), 2);
+    await withMailing(mailing, async (handle) => {
+      await env.sleep(MINUTE);
+      mailing.schedule = { ...mailing.schedule, startAt: new Date(t0 + 2 * MINUTE).toISOString() };
+      await handle.signal(mailingChanged);
+      assert.equal(await handle.result(), 'finished');
+      assert.deepEqual(mailing.calls.slice(0, 3), ['readSchedule', 'readSchedule', 'claimStart']);
+      assert.ok(mailing.times.claimStart < t0 + HOUR);
+    });
+  });
+
   it('sends while the audience is still being recorded', async () => {
     const t0 = await now();
     const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 5);
