@@ -30,6 +30,12 @@ export interface MailingActivityDeps {
 const AUDIENCE_CHUNK = 10_000;
 // Recorded with the start claim, so that sending begins at once while the rest is recorded.
 const FIRST_AUDIENCE_CHUNK = 1_000;
+// Audience chunks (after the first) a worker records at once. Each holds a database connection for
+// its transaction: with 50 mailings starting together their chunks took the whole pool, and the
+// sends' claims and outcome writes waited seconds behind them.
+export const AUDIENCE_CHUNKS_AT_ONCE = 2;
+// A recording waiting for its turn still heartbeats (its timeout is a minute), and so hears a cancellation.
+const WAITING_HEARTBEAT_MS = 10_000;
 
 /** Not before the start nor now; a window that opens only after the end leaves the message due at the end, to expire. */
 const firstSendAt: FirstSendAt = (window, zones, startAt, endAt) => {
@@ -46,13 +52,34 @@ export function createMailingActivities({ provider, rateLimiter, policy, logger 
   const slots = new Sema(policy.concurrency);
   const outcomes = new OutcomeWriter(recordClaimOutcomes, logger);
   const fronts = new Map<number, number>();
+  const audienceTurns = new Sema(AUDIENCE_CHUNKS_AT_ONCE);
+
+  /** Waits for a turn to record a chunk, heartbeating; a cancellation ends the wait (and gives the turn back once it comes). */
+  async function audienceTurn(activity: Context, recorded: number): Promise<void> {
+    const turn = audienceTurns.acquire();
+    const beat = setInterval(() => activity.heartbeat(recorded), WAITING_HEARTBEAT_MS);
+    try {
+      await Promise.race([turn, activity.cancelled]);
+    } catch (error) {
+      void turn.then(() => audienceTurns.release());
+      throw error;
+    } finally {
+      clearInterval(beat);
+    }
+  }
 
   /** Records the audience chunk by chunk until every matching client has a message; resumes where a crash left off. */
   async function recordAudience(mailingId: number): Promise<number> {
     const activity = Context.current();
     let recorded = 0;
     for (;;) {
-      const chunk = await recordAudienceChunk(mailingId, AUDIENCE_CHUNK, firstSendAt);
+      await audienceTurn(activity, recorded);
+      let chunk;
+      try {
+        chunk = await recordAudienceChunk(mailingId, AUDIENCE_CHUNK, firstSendAt);
+      } finally {
+        audienceTurns.release();
+      }
       countOutcome('cancelled', chunk.cancelled);
       recorded += chunk.recorded;
       if (chunk.done) break;

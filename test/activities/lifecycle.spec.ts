@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DateTime } from 'luxon';
 import { Model } from 'objection';
-import { createMailingActivities, type SendingPolicy } from '../../activities/mailing';
+import { CancelledFailure } from '@temporalio/common';
+import { AUDIENCE_CHUNKS_AT_ONCE, createMailingActivities, type SendingPolicy } from '../../activities/mailing';
 import type { RateLimiter } from '../../activities/rate-limit';
 import { nextOpening } from '../../activities/send-window';
 import { createLogger } from '../../config/logger';
@@ -10,6 +11,7 @@ import { recordAudienceChunk } from '../../storage/audience';
 import { connectDatabase, type Database } from '../../storage/database';
 import * as lifecycle from '../../storage/mailing-lifecycle';
 import { countsByMailing } from '../../storage/messages';
+import { eventually } from '../support/eventually';
 import { insertClients, insertMailing, mailingWithDueMessages, messageStates, uniqueTag } from './fixtures';
 
 const HOUR = 3_600_000;
@@ -164,6 +166,56 @@ describe('the mailing state machine', () => {
       assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 1, cancelled: 0, done: false });
       assert.deepEqual(await recordAudienceChunk(mailingId, 2, anyTime), { recorded: 0, cancelled: 0, done: true });
       assert.equal((await statuses(mailingId)).length, 5);
+    });
+
+    describe(`with many mailings at once: ${AUDIENCE_CHUNKS_AT_ONCE} chunks at a time per worker`, () => {
+      /** Mailings with an audience of 3 each; the returned transaction holds the rows of the first `locked` until released. */
+      async function mailingsWithAudience(count: number, locked: number) {
+        const ids: number[] = [];
+        for (let i = 0; i < count; i++) {
+          const tag = uniqueTag();
+          await insertClients(db, 3, { tag });
+          ids.push(await insertMailing(db, { filter: { tag: [tag] }, audienceDone: false }));
+        }
+        const lock = await db.transaction();
+        await lock.raw('SELECT id FROM mailings WHERE id = ANY(?::bigint[]) FOR UPDATE', [ids.slice(0, locked)]);
+        return { ids, release: () => lock.commit() };
+      }
+      /** Chunk transactions waiting in PostgreSQL for a mailing row. */
+      const chunksWaitingForRows = async () =>
+        Number((await db.raw(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%audience_cursor%FOR NO KEY UPDATE%'`)).rows[0].count);
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+      it('leaves the others waiting for a turn, holding no database connection, while two chunks are under way', async () => {
+        const { ids, release } = await mailingsWithAudience(AUDIENCE_CHUNKS_AT_ONCE + 2, AUDIENCE_CHUNKS_AT_ONCE + 1);
+        const recordings = ids.map((id) => run(activities.recordAudience, id));
+        try {
+          await eventually(async () => ((await chunksWaitingForRows()) >= AUDIENCE_CHUNKS_AT_ONCE ? true : undefined), 10_000);
+          await settle();
+          assert.equal(await chunksWaitingForRows(), AUDIENCE_CHUNKS_AT_ONCE);
+          // The last mailing's row is free, but its recording waits its turn behind the blocked ones.
+          assert.deepEqual(await statuses(ids.at(-1)!), []);
+        } finally {
+          await release();
+        }
+        assert.deepEqual(await Promise.all(recordings), ids.map(() => 3));
+      });
+
+      it('ends a recording waiting for its turn at once when it is cancelled, and the turns still go round', async () => {
+        const { ids, release } = await mailingsWithAudience(AUDIENCE_CHUNKS_AT_ONCE + 1, AUDIENCE_CHUNKS_AT_ONCE);
+        const blocked = ids.slice(0, AUDIENCE_CHUNKS_AT_ONCE).map((id) => run(activities.recordAudience, id));
+        try {
+          await eventually(async () => ((await chunksWaitingForRows()) === AUDIENCE_CHUNKS_AT_ONCE ? true : undefined), 10_000);
+          const waiting = new MockActivityEnvironment();
+          const cancelled = waiting.run(activities.recordAudience, ids.at(-1)!);
+          waiting.cancel();
+          await assert.rejects(cancelled, CancelledFailure);
+        } finally {
+          await release();
+        }
+        assert.deepEqual(await Promise.all(blocked), [3, 3]);
+        assert.equal(await run(activities.recordAudience, ids.at(-1)!), 3);
+      });
     });
 
     it('records nothing for a mailing deleted meanwhile', async () => {
