@@ -24,6 +24,13 @@ const migrations: Knex.MigratorConfig = {
   },
 };
 
+/**
+ * A timestamp column as the API writes it (as Date.toISOString would, to the millisecond), formatted by
+ * PostgreSQL: a page of rows has several per row, and parsing each into a Date only to print it again
+ * cost more than the rest of the row.
+ */
+export const isoTime = (column: string) => Model.knex().raw(`to_char(?? AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ??`, [column, column]);
+
 export async function migrateLatest(db: Database): Promise<string[]> {
   const [, applied] = await db.migrate.latest(migrations);
   return applied;

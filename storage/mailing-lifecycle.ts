@@ -1,5 +1,5 @@
 import { retryOnConflict } from './database';
-import { MailingRow, toMailing, type Mailing, type MailingFields } from './mailings';
+import { mailingColumns, MailingRow, toMailing, type Mailing, type MailingFields } from './mailings';
 import * as messages from './messages';
 
 /**
@@ -134,11 +134,11 @@ export async function applyEdit(id: number, fields: MailingFields, seen: Lifecyc
          audience_cursor = CASE WHEN status = 'running' AND filter <> :filter::jsonb THEN 0 ELSE audience_cursor END,
          audience_done = CASE WHEN status = 'running' AND filter <> :filter::jsonb THEN false ELSE audience_done END
        WHERE id = :id AND status = :seen AND deleted_at IS NULL
-       RETURNING id, start_at, end_at, text, filter, send_window, status`,
-      { id, seen, ...fields, filter: JSON.stringify(fields.filter), send_window: fields.send_window && JSON.stringify(fields.send_window) },
+       RETURNING :columns`,
+      { id, seen, columns: mailingColumns(), ...fields, filter: JSON.stringify(fields.filter), send_window: fields.send_window && JSON.stringify(fields.send_window) },
     );
     const row = result.rows[0];
-    return row && toMailing(row as MailingRow);
+    return row && toMailing(row);
   });
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Model } from 'objection';
 import type { components } from '../api/schema';
-import { retryOnConflict } from './database';
+import { isoTime, retryOnConflict } from './database';
 import type { AudienceFilter } from './mailings';
 import { keysetPage, Page, PageRequest, toPage } from './page';
 
@@ -15,9 +15,6 @@ export class MessageRow extends Model {
 
 const knex = () => MessageRow.knex();
 
-// Times come as the API writes them (as Date.toISOString would, to the millisecond): a page of messages
-// has three per row, and parsing each into a Date only to print it again cost more than the rest of the row.
-const isoTime = (column: string) => knex().raw(`to_char(?? AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ??`, [column, column]);
 const columns = () => ['id', 'mailing_id', 'client_id', 'phone', 'status', 'attempts', 'last_error', isoTime('created_at'), isoTime('due_at'), isoTime('sent_at')];
 
 function toMessage(row: Record<string, unknown>): Message {
@@ -279,7 +276,7 @@ function indexedColumns(filter: MessageFilter): (keyof MessageFilter)[] {
  */
 export function messagePage(filter: MessageFilter, page: PageRequest) {
   const leading = indexedColumns(filter);
-  const query = MessageRow.query().select(columns());
+  const query = MessageRow.knexQuery().select(columns());
   for (const [column, value] of Object.entries(filter)) {
     if (value === undefined) continue;
     if (leading.includes(column as keyof MessageFilter)) query.whereRaw('?? = ANY(?)', [column, [value]]);
@@ -289,13 +286,13 @@ export function messagePage(filter: MessageFilter, page: PageRequest) {
 }
 
 export async function listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<Message>> {
-  const rows = await messagePage(filter, page);
-  return toPage((rows as unknown as Record<string, unknown>[]).map(toMessage), page.limit);
+  const rows: Record<string, unknown>[] = await messagePage(filter, page);
+  return toPage(rows.map(toMessage), page.limit);
 }
 
 export async function findMessage(id: number): Promise<Message | undefined> {
-  const row = await MessageRow.query().findById(id).select(columns());
-  return row && toMessage(row as unknown as Record<string, unknown>);
+  const row: Record<string, unknown> | undefined = await MessageRow.knexQuery().where('id', id).first(columns());
+  return row && toMessage(row);
 }
 
 const zeroCounts = (): StatusCounts => ({ pending: 0, sent: 0, failed: 0, expired: 0, cancelled: 0 });

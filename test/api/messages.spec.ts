@@ -38,7 +38,7 @@ describe('messages API', () => {
       await ctx.api.db.raw(`INSERT INTO messages (mailing_id, phone, status) SELECT ?, '7' || lpad(g::text, 10, '0'), 'sent' FROM generate_series(1, 20000) g`, [mailing.id]);
     }
     await ctx.api.db.raw('ANALYZE messages');
-    const { sql, bindings } = messagePage({ mailing_id: sending.id }, { limit: 50 }).toKnexQuery().toSQL();
+    const { sql, bindings } = messagePage({ mailing_id: sending.id }, { limit: 50 }).toSQL();
     const indexes = await ctx.api.db.transaction(async (trx) => {
       await trx.raw('SET LOCAL random_page_cost = 40');
       const { rows } = await trx.raw(`EXPLAIN (FORMAT JSON) ${sql}`, bindings);
