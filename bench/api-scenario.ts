@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../stack/repo-root';
+import { stealSeconds } from './proc';
 import {
   cpuRows,
   cpuSnapshot,
@@ -174,9 +175,18 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const loadParts = [{ name: 'api', pid: api.process.pid }, { name: 'worker', pid: worker.pid }, ...ctx.stackParts, { name: 'autocannon process', pid: loadChild.pid! }];
   if ((await nextLine()).event !== 'start') throw new Error('the load client did not report its start');
   const loadBefore = cpuSnapshot(loadParts);
+  // On a virtual machine the host may take cores away for seconds: seen beside the slowest responses.
+  const stealBySecond: number[] = [];
+  let stealBefore = stealSeconds();
+  const stealSampler = setInterval(() => {
+    const steal = stealSeconds();
+    stealBySecond.push(steal - stealBefore);
+    stealBefore = steal;
+  }, 1000);
   const statements = statementSampler(db);
   const sentBefore = await sentCount(ctx, mailingId);
   const load = (await nextLine()) as LoadResult;
+  clearInterval(stealSampler);
   const loadAfter = cpuSnapshot(loadParts);
   const sentAfter = await sentCount(ctx, mailingId);
   const profile = await statements.stop();
@@ -202,6 +212,7 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
     ['request', 'n', 'p50', 'p95', 'p99', 'max'],
   );
   say(`slowest response of each measured second, ms: ${load.slowestBySecond.map((ms) => fmt(ms)).join(' ')}`);
+  say(`CPU stolen by the host in each second, % of a core: ${stealBySecond.map((s) => fmt(100 * s)).join(' ')}`);
   printTable(`CPU during the measured load (${loadCpu.wallSeconds.toFixed(1)} s), % of one core`, cpuRows(loadCpu));
   printStatements('PostgreSQL during the load', profile);
 
@@ -217,6 +228,7 @@ export async function apiScenario(ctx: BenchContext): Promise<ScenarioResult> {
     single(S, '  p50 / p95 / max of the measured seconds', 'ms', load.byLabel.all?.p50 ?? NaN, 0, undefined, `/ ${fmt(load.byLabel.all?.p95 ?? NaN)} / ${fmt(load.byLabel.all?.max ?? NaN)} ms`),
     single(S, '  p99 of the whole load, ramp included', 'ms', load.withRamp.p99, 0, undefined, `(autocannon's own histogram: p99 ${fmt(load.autocannon.latency.p99)} ms)`),
     single(S, '  measured seconds with a response over 50 ms', 's', load.slowestBySecond.filter((ms) => ms > 50).length, 0, undefined, `of ${load.slowestBySecond.length}`),
+    single(S, '  CPU stolen by the host during the load (steal)', '% of a core', (100 * stealBySecond.reduce((a, b) => a + b, 0)) / Math.max(1, stealBySecond.length), 0, undefined, `(at most ${fmt(100 * Math.max(0, ...stealBySecond))}% in one second)`),
     single(S, '  worst p99 of one kind of read', 'ms', Math.max(...Object.entries(load.byLabel).filter(([k]) => k !== 'all').map(([, v]) => v.p99)), 0, undefined, `(${worstKind(load)})`),
     single(S, `  requests/s achieved (of ${loadRate} planned)`, '/s', achieved, 0, undefined, `(non-2xx ${load.autocannon.non2xx}, errors ${load.autocannon.errors}, timeouts ${load.autocannon.timeouts})`),
     single(S, '  start_at → audience recorded (the load starts after it)', 'ms', audienceRecordedMs),

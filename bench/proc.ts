@@ -58,6 +58,11 @@ export function machineBusySeconds(): number {
   return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
 }
 
+/** CPU seconds the hypervisor gave to others while this machine's processes were ready to run (steal). */
+export function stealSeconds(): number {
+  return Number(readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/)[8]) / CLOCK_TICKS;
+}
+
 export function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
