@@ -16,17 +16,34 @@ const limits = { batchSize: 100, parallelBatches: 2, outagePauseMs: 1000, outage
 
 describe('mailing workflow', function () {
   this.timeout(30_000);
+  // Under heavy load (two suites and two busy loops on the two cores) a run on the time-skipping test
+  // server now and then stops moving: its history shows a workflow task started and never completed,
+  // a timer fired after it, then tasks timing out. A test that meets it runs once more, on a server
+  // and worker of their own; a real fault fails both times.
+  this.retries(1);
   let env: TestWorkflowEnvironment;
   let bundle: WorkflowBundleWithSourceMap;
   let sequence = 0;
+  /** The test's worker while its body runs; still set after a test timed out. */
+  let running: { worker: Worker; calls: AbortController; done: Promise<unknown> } | undefined;
 
   before(async () => {
-    [env, bundle] = await Promise.all([
-      timeSkippingEnv(),
-      bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } }),
-    ]);
+    bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
   });
-  after(async () => env?.teardown());
+  // A test server of its own for each test: the test server skips no time while an activity runs, so
+  // an activity left running by a test that timed out would hold the clock still for every test after
+  // it (seen on CI: one timed-out test, then ten more that skip time).
+  beforeEach(async () => {
+    env = await timeSkippingEnv();
+  });
+  // A test that timed out leaves its body waiting on the server and its worker running: both are
+  // stopped before the server (a call still retrying on a closed connection throws in a later test).
+  afterEach(async () => {
+    running?.calls.abort();
+    if (running?.worker.getState() === 'RUNNING') running.worker.shutdown();
+    await running?.done.catch(() => undefined);
+    await env.teardown();
+  });
 
   /** Runs `body` with a worker serving a fresh mailing workflow backed by `mailing`'s activities. */
   async function withMailing(
@@ -48,7 +65,14 @@ describe('mailing workflow', function () {
         workflowId: `mailing-test-${sequence}`,
         args: [{ mailingId: sequence, limits: limitsOfRun } satisfies MailingWorkflowInput],
       });
-    await worker.runUntil(async () => body(await start()));
+    const calls = new AbortController();
+    const done = env.client.withAbortSignal(calls.signal, () => worker.runUntil(async () => body(await start())));
+    running = { worker, calls, done };
+    try {
+      await done;
+    } finally {
+      running = undefined;
+    }
   }
 
   const now = async () => env.currentTimeMs();
@@ -113,7 +137,9 @@ describe('mailing workflow', function () {
     const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 5);
     mailing.stall = true;
     await withMailing(mailing, async (handle) => {
-      while (mailing.count('sendBatch') < limits.parallelBatches) await new Promise((r) => setTimeout(r, 50));
+      // The recording started too: the time-skipping test server mishandles the cancellation of an
+      // activity scheduled but not yet started (batches and recording are scheduled together).
+      while (mailing.count('recordAudience') === 0 || mailing.count('sendBatch') < limits.parallelBatches) await new Promise((r) => setTimeout(r, 50));
       await handle.cancel();
       const error = await handle.result().catch((e: unknown) => e);
       assert.ok(error instanceof WorkflowFailedError && isCancellation(error.cause));
@@ -360,9 +386,7 @@ describe('mailing workflow', function () {
     });
   });
 
-  it("sends clients in three zones each at its own window's opening, asleep in between", async function () {
-    // Two hours of workflow time in about 30 activities: slow on a busy machine, whatever the skipping.
-    this.timeout(120_000);
+  it("sends clients in three zones each at its own window's opening, asleep in between", async () => {
     const t0 = await now();
     // Due at 09:00 local in three zones: three different instants.
     const opens = [t0 + 20 * MINUTE, t0 + 45 * MINUTE, t0 + 70 * MINUTE];
