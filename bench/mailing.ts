@@ -10,6 +10,7 @@ import { repoRoot } from '../stack/repo-root';
 import { listenForStopSignals, StopRequested } from '../stack/stop-signals';
 import { connectDatabase } from '../storage/database';
 import { apiScenario } from './api-scenario';
+import { importScenario } from './import-scenario';
 import { benchStartedAt, codeVersion, loadAverage, printTable, say, setting } from './common';
 import { PROVIDER_LATENCY_MS, providerLimit, type BenchContext, type ScenarioResult } from './context';
 import { mainScenario, WIDE_CONCURRENCY } from './main-scenario';
@@ -33,12 +34,13 @@ import { runMain } from '../stack/run-main';
  * - `many`: 50 mailings x 2,000 clients starting at the same moment;
  * - `api`: statistics latency with 1,000,000 messages across 100 mailings, then mixed reads at
  *   200 requests/s (autocannon) while a 100,000-client mailing sends;
- * or `all` (the default): main, wide, many, api.
+ * - `import`: a CSV of 100,000 clients (BENCH_IMPORT_ROWS) in one request, new then known, BENCH_REPEAT times;
+ * or `all` (the default): main, wide, many, api, import.
  * Sending settings come from the usual env (SEND_CONCURRENCY, SEND_BATCH_SIZE, SEND_PARALLEL_BATCHES,
  * DATABASE_POOL_MAX, …). Exits 1 when a sanity check fails; missed targets are reported, not failed.
  */
 
-const SCENARIOS = ['main', 'wide', 'many', 'api'] as const;
+const SCENARIOS = ['main', 'wide', 'many', 'api', 'import'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 function scenarios(): Scenario[] {
@@ -94,6 +96,7 @@ async function main(): Promise<number> {
         if (scenario === 'wide') results.wide = await mainScenario(ctx, clients, repeat, 'wide');
         if (scenario === 'many') results.many = await manyScenario(ctx);
         if (scenario === 'api') results.api = await apiScenario(ctx);
+        if (scenario === 'import') results.import = await importScenario(ctx, repeat);
       } catch (error) {
         if (error instanceof StopRequested) throw error;
         // What was measured so far is still reported; the scenarios after it would run on a stack in an unknown state.

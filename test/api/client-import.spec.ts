@@ -130,18 +130,17 @@ describe('client import and export API', () => {
       assert.equal(res.body.errors.at(-1).line, 1001);
     });
 
-    it('imports 100,000 rows in under 10 seconds', async function () {
+    // How fast is measured by `BENCH_SCENARIO=import npm run bench`, not here.
+    it('imports 100,000 rows in one request', async function () {
       this.timeout(60_000);
       const tag = tagged();
       const base = 70_000_000_000 + Math.floor(Math.random() * 9_000) * 100_000;
       const zones = ['Europe/Moscow', 'Asia/Tokyo', 'UTC', 'America/New_York'];
       const rows = Array.from({ length: 100_000 }, (_, i) => `7${String(base + i).slice(1)},${zones[i % 4]},${tag}`);
-      const started = performance.now();
       const res = await importCsv(ctx, `phone_number,timezone,tag\n${rows.join('\n')}\n`);
-      const ms = performance.now() - started;
       assert.equal(res.status, 200, res.text.slice(0, 500));
       assert.equal(res.body.created + res.body.updated, 100_000, res.text.slice(0, 500));
-      assert.ok(ms < 10_000, `took ${Math.round(ms)} ms`);
+      assert.equal((await clientsTagged(ctx, tag)).length, 1000, 'the first page of the imported clients');
     });
 
     it('gives no client two messages when it runs while a mailing records its audience', async function () {
