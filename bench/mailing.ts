@@ -131,7 +131,7 @@ async function main(): Promise<number> {
   const sanity: [string, boolean][] = [...chosen.flatMap((s) => results[s]?.sanity ?? []), ...(failed ? [[`scenario ${failed}`, false] as [string, boolean]] : [])];
   printTable('Settings', settings);
   printTable(
-    'Summary (median of the repeats, with min–max; targets of issue 8 are reported, not asserted)',
+    'Summary (median of the repeats, with min–max; targets are reported, not asserted)',
     summary.map((row) => [row.scenario, row.figure, row.shown, row.target ?? '', verdict(row)]),
     ['scenario', 'figure', 'value', 'target', ''],
   );
