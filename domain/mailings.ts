@@ -1,10 +1,10 @@
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Logger } from '../config/logger';
 import * as audience from '../storage/audience';
+import { readMailingInfo, readMailingSummary } from '../storage/mailing-statistics';
 import * as lifecycle from '../storage/mailing-lifecycle';
 import * as store from '../storage/mailings';
 import type { AudienceFilter, Mailing, MailingFields } from '../storage/mailings';
-import * as messages from '../storage/messages';
 import type { StatusCounts } from '../storage/messages';
 import type { Page, PageRequest } from '../storage/page';
 import { MAILING_ID, mailingChanged, mailingWorkflow, mailingWorkflowId, pauseSending, SendLimits } from '../workflows/mailing';
@@ -273,27 +273,15 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
         });
     },
 
-    async summary(page: PageRequest, filter?: store.MailingListFilter): Promise<MailingSummaryPage> {
-      const mailings = await store.listMailings(page, filter);
-      const [counts, totals] = await Promise.all([messages.countsByMailing(mailings.items.map((m) => m.id)), messages.totalCounts()]);
-      return {
-        items: mailings.items.map((mailing) => ({ mailing, counts: counts.get(mailing.id)! })),
-        next_cursor: mailings.next_cursor,
-        totals,
-      };
-    },
+    summary: (page: PageRequest, filter?: store.MailingListFilter): Promise<MailingSummaryPage> => readMailingSummary(page, filter),
 
     async info(id: number, page: PageRequest): Promise<MailingInfo> {
-      const mailing = await get(id);
-      const [counts, { recent, ...times }, list, started] = await Promise.all([
-        messages.countsByMailing([id]),
-        messages.sendTimes(id, PROGRESS_RATE_WINDOW_S, PROGRESS_RATE_SENDS),
-        messages.listMessages({ mailing_id: id }, page),
-        // Only a paused mailing may or may not have started: a running one has.
-        mailing.status === 'paused' ? store.hasStarted(id) : mailing.status === 'running',
-      ]);
-      const mailingCounts = counts.get(id)!;
-      return { mailing, counts: mailingCounts, progress: await progress(mailing, mailingCounts, recent, started, times.first_sent_at), ...times, messages: list };
+      const read = await readMailingInfo(id, page, { seconds: PROGRESS_RATE_WINDOW_S, most: PROGRESS_RATE_SENDS });
+      if (!read) throw new NotFoundError(`mailing ${id} does not exist`);
+      const { mailing, counts, times: { recent, ...times }, messages: list } = read;
+      // Only a paused mailing may or may not have started: a running one has.
+      const started = mailing.status === 'paused' ? read.started : mailing.status === 'running';
+      return { mailing, counts, progress: await progress(mailing, counts, recent, started, times.first_sent_at), ...times, messages: list };
     },
 
     /**

@@ -83,17 +83,21 @@ export interface MailingListFilter {
   status?: MailingStatus;
 }
 
-export async function listMailings(page: PageRequest, filter: MailingListFilter = {}): Promise<Page<Mailing>> {
+/** A page of mailings as the API lists them; more columns may be selected beside. */
+export function mailingPage(page: PageRequest, filter: MailingListFilter = {}) {
   const query = live().select(mailingColumns());
   if (filter.status) query.where('status', filter.status);
-  const found: MailingRecord[] = await keysetPage(query, page);
+  return keysetPage(query, page);
+}
+
+export async function listMailings(page: PageRequest, filter: MailingListFilter = {}): Promise<Page<Mailing>> {
+  const found: MailingRecord[] = await mailingPage(page, filter);
   return toPage(found.map(toMailing), page.limit);
 }
 
-/** The start was claimed (its audience is being or was recorded), even if it is paused now. */
-export async function hasStarted(id: number): Promise<boolean> {
-  const row = await MailingRow.query().findById(id).select('started_at');
-  return Boolean(row && (row as unknown as { started_at: Date | null }).started_at);
+/** The mailing as the API shows it, and whether its start was claimed (its audience is being or was recorded), even if it is paused now. */
+export function mailingWithStart(id: number) {
+  return live().where('id', id).select(mailingColumns(), MailingRow.knex().raw('started_at IS NOT NULL AS started'));
 }
 
 /** What the workflow needs to know about its mailing, read fresh each time it wakes. */

@@ -17,7 +17,7 @@ const knex = () => MessageRow.knex();
 
 const columns = () => ['id', 'mailing_id', 'client_id', 'phone', 'status', 'attempts', 'last_error', isoTime('created_at'), isoTime('due_at'), isoTime('sent_at')];
 
-function toMessage(row: Record<string, unknown>): Message {
+export function toMessage(row: Record<string, unknown>): Message {
   return {
     id: Number(row.id),
     mailing_id: Number(row.mailing_id),
@@ -297,6 +297,13 @@ export async function findMessage(id: number): Promise<Message | undefined> {
 
 const zeroCounts = (): StatusCounts => ({ pending: 0, sent: 0, failed: 0, expired: 0, cancelled: 0 });
 
+/** Counts by status as a JSON object of the statuses a mailing has (see statusCountsJson), with the others at zero. */
+export const toStatusCounts = (some: Partial<StatusCounts>): StatusCounts => ({ ...zeroCounts(), ...some });
+
+/** The counters of the mailing whose id is in `mailingIdColumn`, as one JSON object by status: a column of a larger statement. */
+export const statusCountsJson = (mailingIdColumn: string) =>
+  knex().raw(`(SELECT coalesce(json_object_agg(k.status, k.count), '{}') FROM mailing_counts k WHERE k.mailing_id = ??)`, [mailingIdColumn]);
+
 /** Counts per status of each given mailing, from the counters the triggers on messages keep. */
 export async function countsByMailing(mailingIds: number[]): Promise<Map<number, StatusCounts>> {
   const result = await knex().raw(`SELECT mailing_id, status, count FROM mailing_counts WHERE mailing_id = ANY(:mailingIds::bigint[])`, { mailingIds });
@@ -307,17 +314,14 @@ export async function countsByMailing(mailingIds: number[]): Promise<Map<number,
   return counts;
 }
 
-/** Counts per status over every mailing that is not deleted. */
-export async function totalCounts(): Promise<StatusCounts> {
-  const result = await knex().raw(
-    `SELECT c.status, sum(c.count) AS count FROM mailing_counts c
-     JOIN mailings ml ON ml.id = c.mailing_id AND ml.deleted_at IS NULL
-     GROUP BY c.status`,
+/** Counts per status over every mailing that is not deleted, as one JSON object by status: a column of a larger statement. */
+export const totalCountsJson = () =>
+  knex().raw(
+    `(SELECT coalesce(json_object_agg(t.status, t.count), '{}') FROM (
+       SELECT c.status, sum(c.count) AS count FROM mailing_counts c
+       JOIN mailings ml ON ml.id = c.mailing_id AND ml.deleted_at IS NULL
+       GROUP BY c.status) t)`,
   );
-  const totals = zeroCounts();
-  for (const row of result.rows as { status: MessageStatus; count: string }[]) totals[row.status] = Number(row.count);
-  return totals;
-}
 
 /**
  * Messages waiting to be sent, over every mailing, from the counters. Only an open mailing can have
@@ -344,11 +348,11 @@ export interface SendTimes {
 
 /**
  * A mailing's first and last send, and its most recent sends within the last `seconds`, at most `most`
- * of them: a rate over a bounded number of index entries, however fast the mailing sends. One
- * statement, so a progress read takes one connection of the pool, not three.
+ * of them: a rate over a bounded number of index entries, however fast the mailing sends. One row with
+ * `first`, `last`, `sent` and `over_seconds` (see toSendTimes), to be read as part of a larger statement.
  */
-export async function sendTimes(mailingId: number, seconds = 0, most = 0): Promise<SendTimes> {
-  const { rows } = await knex().raw(
+export function sendTimesQuery(mailingId: number, seconds: number, most: number) {
+  return knex().raw(
     `SELECT
        (SELECT min(sent_at) FROM messages WHERE mailing_id = :mailingId AND status = 'sent') AS first,
        (SELECT max(sent_at) FROM messages WHERE mailing_id = :mailingId AND status = 'sent') AS last,
@@ -358,10 +362,12 @@ export async function sendTimes(mailingId: number, seconds = 0, most = 0): Promi
        ORDER BY sent_at DESC LIMIT :most) recent`,
     { mailingId, seconds, most },
   );
-  const { first, last, sent, over_seconds } = rows[0];
+}
+
+export function toSendTimes(row: { first: Date | null; last: Date | null; sent: number; over_seconds: number }): SendTimes {
   return {
-    first_sent_at: first ? first.toISOString() : null,
-    last_sent_at: last ? last.toISOString() : null,
-    recent: { sent, overSeconds: over_seconds },
+    first_sent_at: row.first ? row.first.toISOString() : null,
+    last_sent_at: row.last ? row.last.toISOString() : null,
+    recent: { sent: row.sent, overSeconds: row.over_seconds },
   };
 }

@@ -329,6 +329,42 @@ describe('mailings API', () => {
       assert.deepEqual(Object.keys(res.body.totals).sort(), Object.keys(zeroCounts).sort());
     });
 
+    it('gives each mailing in /api/mailings/fullinfo/ its own counts, and totals that include them', async () => {
+      const [a, b] = [await ctx.api.createMailing(), await ctx.api.createMailing()];
+      const before = (await ctx.api.get('/api/mailings/fullinfo/?limit=1')).body.totals;
+      const message = (mailingId: number, n: number, status: string) => ({ mailing_id: mailingId, phone: `7900000${String(n).padStart(4, '0')}`, status });
+      await ctx.api.db('messages').insert([message(a.id, 1, 'sent'), message(a.id, 2, 'sent'), message(a.id, 3, 'failed'), message(b.id, 4, 'pending')]);
+      const res = await ctx.api.get(`/api/mailings/fullinfo/?cursor=${a.id - 1}&limit=2`);
+      assert.deepEqual(res.body.items, [
+        { mailing: a, counts: { ...zeroCounts, sent: 2, failed: 1 } },
+        { mailing: b, counts: { ...zeroCounts, pending: 1 } },
+      ]);
+      assert.deepEqual(res.body.totals, { ...before, sent: before.sent + 2, failed: before.failed + 1, pending: before.pending + 1 });
+    });
+
+    it('pages /api/mailings/fullinfo/ as /api/mailings/ pages the mailings, in either order', async () => {
+      await ctx.api.createMailing();
+      await ctx.api.createMailing();
+      for (const order of ['asc', 'desc']) {
+        const first = (await ctx.api.get(`/api/mailings/fullinfo/?limit=2&order=${order}`)).body;
+        const listed = (await ctx.api.get(`/api/mailings/?limit=2&order=${order}`)).body;
+        assert.deepEqual({ items: first.items.map((item: { mailing: unknown }) => item.mailing), next_cursor: first.next_cursor }, listed);
+      }
+    });
+
+    it('reads /api/mailings/fullinfo/ in one statement', async () => {
+      const statements: string[] = [];
+      const record = (query: { sql: string }) => statements.push(query.sql);
+      ctx.api.db.on('query', record);
+      try {
+        assert.equal((await ctx.api.get('/api/mailings/fullinfo/')).status, 200);
+      } finally {
+        ctx.api.db.off('query', record);
+      }
+      // The caller's API key is looked up on its own.
+      assert.equal(statements.filter((sql) => !sql.includes('api_keys')).length, 1, statements.join('\n'));
+    });
+
     it('answers /api/mailings/fullinfo without the trailing slash', async () => {
       assert.equal((await ctx.api.get('/api/mailings/fullinfo?limit=1')).status, 200);
     });

@@ -136,6 +136,38 @@ describe('messages API', () => {
     assert.notEqual(res.body.messages.next_cursor, null);
   });
 
+  it("pages a mailing's messages in its info as /api/messages/ pages them, in either order", async () => {
+    const mailing = await ctx.api.createMailing();
+    const client = await ctx.api.createClient();
+    await recordMessage({ mailing_id: mailing.id, client_id: client.id, status: 'sent', attempts: 1, sent_at: new Date() });
+    await recordMessage({ mailing_id: mailing.id, client_id: null, phone: '79000000001', status: 'failed', attempts: 2, last_error: 'refused' });
+    await recordMessage({ mailing_id: mailing.id, client_id: null, phone: '79000000002', status: 'pending' });
+    for (const order of ['asc', 'desc']) {
+      const first = (await ctx.api.get(`/api/mailings/${mailing.id}/info/?limit=2&order=${order}`)).body.messages;
+      assert.deepEqual(first, (await ctx.api.get(`/api/messages/?mailing_id=${mailing.id}&limit=2&order=${order}`)).body);
+      const rest = (await ctx.api.get(`/api/mailings/${mailing.id}/info/?limit=2&order=${order}&cursor=${first.next_cursor}`)).body.messages;
+      assert.deepEqual(rest, (await ctx.api.get(`/api/messages/?mailing_id=${mailing.id}&limit=2&order=${order}&cursor=${first.next_cursor}`)).body);
+      assert.equal(first.items.length + rest.items.length, 3);
+    }
+  });
+
+  it("reads a running mailing's info in one statement", async () => {
+    const mailing = await ctx.api.createMailing();
+    await recordMessage({ mailing_id: mailing.id, phone: '79000000003', status: 'sent', attempts: 1, sent_at: new Date() });
+    // A mailing not started yet also counts the clients its filter matches now.
+    await ctx.api.db('mailings').where({ id: mailing.id }).update({ status: 'running', started_at: new Date() });
+    const statements: string[] = [];
+    const record = (query: { sql: string }) => statements.push(query.sql);
+    ctx.api.db.on('query', record);
+    try {
+      assert.equal((await ctx.api.get(`/api/mailings/${mailing.id}/info/`)).status, 200);
+    } finally {
+      ctx.api.db.off('query', record);
+    }
+    // The caller's API key is looked up on its own.
+    assert.equal(statements.filter((sql) => !sql.includes('api_keys')).length, 1, statements.join('\n'));
+  });
+
   it('cancels the pending messages of a deleted mailing but keeps its sent ones listed', async () => {
     const mailing = await ctx.api.createMailing();
     const [a, b] = [await ctx.api.createClient(), await ctx.api.createClient()];
