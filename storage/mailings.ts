@@ -83,7 +83,7 @@ export interface MailingListFilter {
   status?: MailingStatus;
 }
 
-/** A page of mailings as the API lists them; more columns may be selected beside. */
+/** A page of mailings as the API lists them: listed alone, or within the statistics summary. */
 export function mailingPage(page: PageRequest, filter: MailingListFilter = {}) {
   const query = live().select(mailingColumns());
   if (filter.status) query.where('status', filter.status);
