@@ -40,8 +40,39 @@ function workflowImportRules(depth) {
   };
 }
 
+/**
+ * The folders are the layers, and imports point one way: api → domain → storage, activities → storage,
+ * worker wiring them all. A file may not import (even a type) from the folders listed for its own.
+ */
+const LAYERS = {
+  domain: ['api', 'activities', 'worker'],
+  storage: ['api', 'domain', 'activities', 'workflows', 'worker'],
+  activities: ['api', 'domain', 'workflows', 'worker'],
+  worker: ['api'],
+  config: ['api', 'domain', 'storage', 'activities', 'workflows', 'worker'],
+};
+
+function layerRules(layer, banned) {
+  return {
+    files: [`${layer}/**/*.{ts,mts,cts,js,mjs,cjs}`],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: String.raw`^(?:\.\./)+(?:${banned.join('|')})(?:/|$)`,
+              message: `${layer}/ sits below ${banned.join(', ')}: dependencies point one way (api → domain → storage; activities → storage).`,
+            },
+          ],
+        },
+      ],
+    },
+  };
+}
+
 export default defineConfig(
-  { ignores: ['dist/', 'admin/dist/', 'bench/.build/', '.data/', '.venv/', 'api/schema.d.ts'] },
+  { ignores: ['dist/', 'admin/dist/', 'bench/.build/', '.data/', '.venv/', 'contract/schema.d.ts'] },
   {
     files: ['**/*.{ts,tsx,mts,cts,js,mjs,cjs}'],
     extends: [js.configs.recommended, tseslint.configs.recommended],
@@ -61,6 +92,7 @@ export default defineConfig(
   { files: ['storage/messages.ts'], rules: { 'no-control-regex': 'off' } },
   // Test helpers default response bodies to `any` (test/support/api.ts), so assertions read plainly.
   { files: ['test/**'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
+  ...Object.entries(LAYERS).map(([layer, banned]) => layerRules(layer, banned)),
   // Most restrictive first: files deeper than the blocks below may only import `./`.
   { files: ['workflows/**/*.{ts,mts,cts,js,mjs,cjs}'], rules: workflowImportRules(0) },
   ...[1, 2, 3].map((depth) => ({

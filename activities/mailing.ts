@@ -1,5 +1,4 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { Sema } from 'async-sema';
 import type { Logger } from '../config/logger';
 import { recordAudienceChunk, type FirstSendAt } from '../storage/audience';
@@ -42,11 +41,6 @@ const firstSendAt: FirstSendAt = (window, zones, startAt, endAt) => {
   const from = Math.max(Date.now(), startAt.getTime());
   return zones.map((zone) => new Date(Math.min(nextOpening(zone, window, from).at, endAt.getTime())));
 };
-
-/** A mailing row that does not exist cannot come back by retrying. */
-export function mailingNotFound(mailingId: number): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(`mailing ${mailingId} does not exist`, 'MailingNotFound');
-}
 
 export function createMailingActivities({ provider, rateLimiter, policy, logger }: MailingActivityDeps) {
   const slots = new Sema(policy.concurrency);

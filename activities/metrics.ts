@@ -3,15 +3,15 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /** What a worker exports, served by `serveMetrics` on METRICS_PORT (worker/main.ts). Labels take only the values listed here. */
 export const workerMetrics = new Registry();
 
-export const MESSAGE_OUTCOMES = ['sent', 'failed', 'retried', 'expired', 'cancelled'] as const;
+const MESSAGE_OUTCOMES = ['sent', 'failed', 'retried', 'expired', 'cancelled'] as const;
 export type MessageOutcome = (typeof MESSAGE_OUTCOMES)[number];
 
 /** How a provider request ended: the class of its HTTP status, or why there was none. */
-export const PROVIDER_RESULTS = ['2xx', '3xx', '4xx', '5xx', 'timeout', 'refused', 'abandoned', 'error'] as const;
+const PROVIDER_RESULTS = ['2xx', '3xx', '4xx', '5xx', 'timeout', 'refused', 'abandoned', 'error'] as const;
 export type ProviderResult = (typeof PROVIDER_RESULTS)[number];
 
 /** Why a send batch lost messages it had claimed. */
-export const LEASE_LOSSES = ['expiring', 'superseded'] as const;
+const LEASE_LOSSES = ['expiring', 'superseded'] as const;
 export type LeaseLoss = (typeof LEASE_LOSSES)[number];
 
 const messages = new Counter({

@@ -1,9 +1,8 @@
-import type { MailingService } from '../domain/mailings';
-
-export function createReconcileActivities(mailings: Pick<MailingService, 'reconcile'>) {
+/** `reconcile` is the domain's (the worker injects it): every open mailing gets a running workflow. */
+export function createReconcileActivities(reconcile: () => Promise<number>) {
   return {
     /** Named for what it first did; it now also restarts closed workflows of open mailings. */
-    startUnstartedMailings: () => mailings.reconcile(),
+    startUnstartedMailings: () => reconcile(),
   };
 }
 

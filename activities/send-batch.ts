@@ -1,4 +1,5 @@
 import type { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Sema } from 'async-sema';
 import { setMaxListeners } from 'node:events';
 import type { Logger } from '../config/logger';
@@ -7,7 +8,6 @@ import type { SendingTerms } from '../storage/mailings';
 import * as messages from '../storage/messages';
 import type { ClaimedMessage, SendOutcome } from '../storage/messages';
 import { ClaimSize } from './claim-size';
-import { mailingNotFound } from './mailing';
 import { logClaimed } from './message-log';
 import { countClaimed, countLeasesLost, countOutcome } from './metrics';
 import type { BatchOutcomes, OutcomeWriter } from './outcome-writer';
@@ -73,6 +73,9 @@ const END_MARGIN_MS = 50;
 // provider, a low SEND_RATE_LIMIT or many mailings sharing the worker's slots never run it into its
 // start-to-close timeout, and the mailing's progress moves on.
 const BATCH_TIME_LIMIT_MS = 60_000;
+
+/** A mailing row that does not exist cannot come back by retrying. */
+const mailingNotFound = (mailingId: number) => ApplicationFailure.nonRetryable(`mailing ${mailingId} does not exist`, 'MailingNotFound');
 
 /** Full jitter over an exponential backoff, so that retries of many messages spread out. */
 function backoffMs(policy: SendingPolicy, attempt: number): number {
@@ -236,7 +239,7 @@ export class SendBatch {
   private launchNext(): boolean | Promise<boolean> {
     for (;;) {
       if (this.queue.length === 0) return this.claim().then((claimed) => claimed && this.launchNext());
-      if (!this.waitForWindow(this.queue[0])) break;
+      if (!this.cancelLeftOut(this.queue[0]) && !this.waitForWindow(this.queue[0])) break;
       this.queue.shift();
     }
     const token = this.deps.rateLimiter.acquire();
@@ -261,6 +264,15 @@ export class SendBatch {
     this.report.attempted++;
     this.inFlight++;
     void this.deliver(this.token, message, this.terms.text);
+    return true;
+  }
+
+  /** A message whose client the filter no longer matches (an edit left it out) is cancelled, with no request. */
+  private cancelLeftOut(message: ClaimedMessage): boolean {
+    if (!message.leftOut) return false;
+    const outcome: SendOutcome = { id: message.id, status: 'cancelled', error: messages.LEFT_OUT, retryAt: null, attempted: false };
+    this.deps.outcomes.add(this.outcomes, { token: this.token, outcome });
+    countOutcome('cancelled');
     return true;
   }
 
@@ -337,11 +349,12 @@ export class SendBatch {
     if (this.claimedCount > 0) this.claimSize.usedUp(this.claimedCount, performance.now() - this.claimedAt);
     const want = Math.min(this.claimSize.value, this.limit - this.report.attempted);
     this.claimedUpTo ||= this.deps.fronts.get(this.mailingId) ?? 0;
-    let claim = await messages.claimDue(this.mailingId, want, this.leaseMs, this.claimedUpTo);
+    const { filter } = this.terms;
+    let claim = await messages.claimDue(this.mailingId, want, this.leaseMs, { afterId: this.claimedUpTo, filter });
     if (claim.messages.length === 0 && this.claimedUpTo > 0) {
       // Past the last due message: what the front passed (retries, released leases, opened windows) comes next.
       this.claimedUpTo = 0;
-      claim = await messages.claimDue(this.mailingId, want, this.leaseMs, 0);
+      claim = await messages.claimDue(this.mailingId, want, this.leaseMs, { filter });
     }
     this.claimedAt = performance.now();
     this.token = claim.token;

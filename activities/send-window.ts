@@ -24,7 +24,7 @@ const offsetAt = (zone: string, t: number) => DateTime.fromMillis(t, { zone }).o
  * A time that occurs twice (clocks going back) takes its first occurrence; a time the clocks skip
  * (going forward) becomes the first instant after the gap, i.e. the moment the clocks jump.
  */
-export function instantOfWallTime(zone: string, wall: number): number {
+function instantOfWallTime(zone: string, wall: number): number {
   const offsets = new Set([offsetAt(zone, wall - DAY), offsetAt(zone, wall + DAY), offsetAt(zone, wall)]);
   const occurrences = [...offsets].map((offset) => wall - offset).filter((t) => offsetAt(zone, t) === wall - t);
   if (occurrences.length > 0) return Math.min(...occurrences);

@@ -42,7 +42,7 @@ const CONFIGURATION = new Set(['EAUTH', 'ENOAUTH', 'ECONFIG', 'EREQUIRETLS']);
  * answers (every recipient refused, the message refused). Connection trouble, timeouts and 4xx
  * answers are retried by Temporal.
  */
-export function classifySmtpError(error: SmtpError): Error {
+function classifySmtpError(error: SmtpError): Error {
   const detail = `${error.message}${error.responseCode ? ` (SMTP ${error.responseCode})` : ''}`;
   if (CONFIGURATION.has(error.code ?? '')) {
     return ApplicationFailure.nonRetryable(`the SMTP server refused the configuration: ${detail}; check SMTP_URL`, 'StatsEmailMisconfigured');

@@ -23,7 +23,7 @@ export interface AppOptions {
   importMaxBytes?: number;
 }
 
-export const DEFAULT_IMPORT_MAX_BYTES = 50 * 1024 * 1024;
+const DEFAULT_IMPORT_MAX_BYTES = 50 * 1024 * 1024;
 
 /** Gives every request a logger that carries its id, and logs one line per request. */
 function requestLog(logger: Logger): Koa.Middleware {

@@ -31,7 +31,7 @@ export function tagWithIds(c: Context, ctx: Koa.Context): void {
 }
 
 /** After a 201 on a collection (`POST /api/mailings/`): the new entity's id. */
-export function tagCreated(c: Context, ctx: Koa.Context): void {
+function tagCreated(c: Context, ctx: Koa.Context): void {
   const collection = /^\/api\/(\w+)\/$/.exec(c.operation?.path ?? '')?.[1];
   const id = (ctx.body as { id?: unknown } | undefined)?.id;
   if (ctx.status === 201 && collection && ID_FIELDS[collection] && typeof id === 'number') {

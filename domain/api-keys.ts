@@ -8,7 +8,7 @@ import { isRole, type Principal, type Role } from './roles';
 export type { ApiKeyRecord };
 
 /** Every key starts with this, so a bearer credential is told apart from a JWT without parsing it. */
-export const API_KEY_PREFIX = 'msk_';
+const API_KEY_PREFIX = 'msk_';
 
 export const isApiKey = (credential: string) => credential.startsWith(API_KEY_PREFIX);
 

@@ -89,10 +89,10 @@ export async function deleteClient(id: number): Promise<void> {
 }
 
 /** The columns of an import and an export, in the export's order. */
-export const CSV_COLUMNS = ['phone_number', 'mobile_operator_code', 'tag', 'timezone'] as const;
+const CSV_COLUMNS = ['phone_number', 'mobile_operator_code', 'tag', 'timezone'] as const;
 const REQUIRED_COLUMNS: readonly string[] = ['phone_number', 'timezone'];
 /** An import answer lists at most this many row problems (it counts them all). */
-export const MAX_IMPORT_ERRORS = 1000;
+const MAX_IMPORT_ERRORS = 1000;
 /** Rows handed to COPY at a time, as one chunk of text. */
 const COPY_CHUNK_BYTES = 64 * 1024;
 

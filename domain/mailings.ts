@@ -8,7 +8,7 @@ import type { AudienceFilter, Mailing, MailingFields } from '../storage/mailings
 import type { StatusCounts } from '../storage/messages';
 import type { Page, PageRequest } from '../storage/page';
 import { MAILING_ID, mailingChanged, mailingWorkflow, mailingWorkflowId, pauseSending, SendLimits } from '../workflows/mailing';
-import type { components } from '../api/schema';
+import type { components } from '../contract/schema';
 import { ConflictError, InvalidInputError, MalformedInputError, NotFoundError, UnavailableError } from './errors';
 import { runDetails, runSummary, type AudienceSize } from './run-summary';
 
@@ -25,6 +25,8 @@ export interface MailingServiceDeps {
   /** How long a delete waits for the workflow to stop sending before it answers anyway. */
   stopWaitMs: number;
   logger: Logger;
+  /** Open mailings a run of the reconciler looks at (RECONCILE_PAGE unless set; tests make it small). */
+  reconcilePage?: number;
 }
 
 /**
@@ -33,7 +35,7 @@ export interface MailingServiceDeps {
  */
 export const END_NOTICE_MS = 5_000;
 // Mailings the reconciler looks at per run, and how many of their workflows it starts at once.
-const RECONCILE_LIMIT = 1_000;
+const RECONCILE_PAGE = 1_000;
 const RECONCILE_PARALLEL = 8;
 
 const asList = <T>(value: T | T[] | undefined): T[] | undefined =>
@@ -87,8 +89,10 @@ async function progress(mailing: Mailing, counts: StatusCounts, recent: { sent: 
 }
 
 /** The client side of the mailing workflow: every change to a mailing goes through here. */
-export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, logger }: MailingServiceDeps) {
+export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, logger, reconcilePage = RECONCILE_PAGE }: MailingServiceDeps) {
   const handle = (id: number) => temporal.workflow.getHandle(mailingWorkflowId(id));
+  /** The last id of the reconciler's last page: the next run goes on after it. */
+  let reconciledUpTo = 0;
 
   /**
    * Idempotent: a running workflow is kept; a closed one (terminated, failed, timed out, or ended while
@@ -286,10 +290,13 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
 
     /**
      * Every mailing that is not final has a running workflow: starts those saved while Temporal was
-     * unreachable and restarts those whose workflow closed (terminated, failed, timed out).
+     * unreachable and restarts those whose workflow closed (terminated, failed, timed out). A run
+     * looks at a page of open mailings in id order, after the last page; past the last, it starts
+     * again from the first, so however many are open, each is looked at every few runs.
      */
     async reconcile(): Promise<number> {
-      const ids = await lifecycle.openMailingIds(RECONCILE_LIMIT);
+      const ids = await lifecycle.openMailingIds(reconcilePage, reconciledUpTo);
+      reconciledUpTo = ids.length === reconcilePage ? ids[ids.length - 1] : 0;
       const queue = await store.mailingsById(ids);
       const worker = async () => {
         for (let mailing = queue.shift(); mailing !== undefined; mailing = queue.shift()) await ensureWorkflow(mailing);

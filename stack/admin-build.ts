@@ -6,7 +6,7 @@ import { repoRoot } from './repo-root';
 
 const adminDir = path.join(repoRoot, 'admin');
 /** What the console's build reads: its sources, its build settings and the installed versions. */
-const SOURCES = [path.join(adminDir, 'src'), path.join(adminDir, 'index.html'), path.join(adminDir, 'vite.config.mts'), path.join(repoRoot, 'api', 'schema.d.ts'), path.join(repoRoot, 'package-lock.json')];
+const SOURCES = [path.join(adminDir, 'src'), path.join(adminDir, 'index.html'), path.join(adminDir, 'vite.config.mts'), path.join(repoRoot, 'contract', 'schema.d.ts'), path.join(repoRoot, 'package-lock.json')];
 const BUILT = path.join(adminDir, 'dist', 'index.html');
 
 async function newestChange(file: string): Promise<number> {

@@ -9,7 +9,7 @@ export interface ApiKeyRecord {
   last_used_at: Date | null;
 }
 
-export class ApiKeyRow extends Model {
+class ApiKeyRow extends Model {
   static tableName = 'api_keys';
   id!: number;
   name!: string;

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { isUniqueViolation } from './database';
 import { MailingRow, type AudienceFilter, type SendWindow } from './mailings';
-import { closePending, filterBindings, MATCHES_FILTER } from './messages';
+import { closePending, filterBindings, LEFT_OUT, MATCHES_FILTER } from './messages';
 
 /** When the messages of clients in each of `zones` may first be sent, within the mailing's window. */
 export type FirstSendAt = (window: SendWindow, zones: string[], startAt: Date, endAt: Date) => Date[];
@@ -86,7 +86,7 @@ export async function recordAudienceChunk(mailingId: number, size: number, first
   if (!chunk.last) return { recorded: chunk.recorded, cancelled: 0, done: chunk.done };
   // Every matching client has a message. Those that no longer match the filter (after an edit) lose
   // their pending one; then the audience is done, unless an edit changed the filter meanwhile.
-  const cancelled = await closePending(mailingId, 'cancelled', 'client no longer matches the mailing filter', {
+  const cancelled = await closePending(mailingId, 'cancelled', LEFT_OUT, {
     sql: `NOT EXISTS (SELECT 1 FROM clients c WHERE c.phone_number = m.phone AND ${MATCHES_FILTER})`,
     bindings: filterBindings(chunk.last),
   });

@@ -3,13 +3,13 @@ import { pipeline } from 'node:stream/promises';
 import { Model } from 'objection';
 import type { PoolClient } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import type { components } from '../api/schema';
+import type { components } from '../contract/schema';
 import { keysetPage, Page, PageRequest, toPage } from './page';
 
 export type Client = components['schemas']['Client'];
 export type ClientFields = Omit<Client, 'id'>;
 
-export class ClientRow extends Model {
+class ClientRow extends Model {
   static tableName = 'clients';
   id!: number;
   phone_number!: string;

@@ -25,8 +25,8 @@ export interface MailingDayLine extends SettledCounts {
 }
 
 /** The report goes into workflow history and an e-mail: long tails are cut, and the totals still count them. */
-export const MAILING_LINES = 200;
-export const REASON_LINES = 20;
+const MAILING_LINES = 200;
+const REASON_LINES = 20;
 
 const knex = () => Model.knex();
 const zero = (): SettledCounts => ({ sent: 0, failed: 0, expired: 0, cancelled: 0 });

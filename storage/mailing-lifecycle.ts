@@ -13,7 +13,7 @@ import * as messages from './messages';
  *   scheduled/running ─pause─▶ paused ─resume─▶ back where it was; ─expire─▶ expired at the end
  *   scheduled/running/paused ─cancel (after deletion)─▶ cancelled
  */
-export const LIFECYCLE_STATUSES = ['scheduled', 'running', 'paused', 'finished', 'expired', 'cancelled'] as const;
+const LIFECYCLE_STATUSES = ['scheduled', 'running', 'paused', 'finished', 'expired', 'cancelled'] as const;
 export type LifecycleStatus = (typeof LIFECYCLE_STATUSES)[number];
 
 export type FinalStatus = 'finished' | 'expired' | 'cancelled';
@@ -123,16 +123,17 @@ export async function finishRun(id: number, reachedEnd: boolean): Promise<RunEnd
 
 /**
  * Saves an edit only if the mailing is still in the status the caller saw (and not deleted). A new
- * filter on a running mailing restarts the audience recording, which then adds newly matching clients
- * and cancels the pending messages of those no longer matching.
+ * filter on a mailing that has started (running, or paused since) restarts the audience recording,
+ * which then adds newly matching clients and cancels the pending messages of those no longer matching;
+ * a paused one does so once resumed.
  */
 export async function applyEdit(id: number, fields: MailingFields, seen: LifecycleStatus): Promise<Mailing | undefined> {
   return retryOnConflict(async () => {
     const result = await knex().raw(
       `UPDATE mailings SET start_at = :start_at, end_at = :end_at, text = :text, filter = :filter::jsonb,
          send_window = :send_window::jsonb, updated_at = now(),
-         audience_cursor = CASE WHEN status = 'running' AND filter <> :filter::jsonb THEN 0 ELSE audience_cursor END,
-         audience_done = CASE WHEN status = 'running' AND filter <> :filter::jsonb THEN false ELSE audience_done END
+         audience_cursor = CASE WHEN started_at IS NOT NULL AND filter <> :filter::jsonb THEN 0 ELSE audience_cursor END,
+         audience_done = CASE WHEN started_at IS NOT NULL AND filter <> :filter::jsonb THEN false ELSE audience_done END
        WHERE id = :id AND status = :seen AND deleted_at IS NULL
        RETURNING :columns`,
       { id, seen, columns: mailingColumns(), ...fields, filter: JSON.stringify(fields.filter), send_window: fields.send_window && JSON.stringify(fields.send_window) },
@@ -143,7 +144,7 @@ export async function applyEdit(id: number, fields: MailingFields, seen: Lifecyc
 }
 
 /** The statuses of mailings that are not deleted (a deleted one ends `cancelled` unless it had ended). */
-export const LIVE_STATUSES = LIFECYCLE_STATUSES.filter((status) => status !== 'cancelled');
+const LIVE_STATUSES = LIFECYCLE_STATUSES.filter((status) => status !== 'cancelled');
 
 /**
  * How many mailings the API shows (not deleted) are in each status: one pass over the mailings, a row
@@ -156,8 +157,8 @@ export async function countByStatus(): Promise<Record<string, number>> {
   return counts;
 }
 
-/** Mailings not final yet, deleted or not: the reconciler makes sure each has a running workflow. */
-export async function openMailingIds(limit: number): Promise<number[]> {
-  const rows = await MailingRow.query().select('id').whereIn('status', ['scheduled', 'running', 'paused']).orderBy('id').limit(limit);
+/** Mailings not final yet, deleted or not, after `afterId`: the reconciler makes sure each has a running workflow. */
+export async function openMailingIds(limit: number, afterId = 0): Promise<number[]> {
+  const rows = await MailingRow.query().select('id').whereIn('status', ['scheduled', 'running', 'paused']).where('id', '>', afterId).orderBy('id').limit(limit);
   return rows.map((r) => Number(r.id));
 }

@@ -1,5 +1,5 @@
 import { Model } from 'objection';
-import type { components } from '../api/schema';
+import type { components } from '../contract/schema';
 import { isoTime } from './database';
 import { keysetPage, Page, PageRequest, toPage } from './page';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Model } from 'objection';
-import type { components } from '../api/schema';
+import type { components } from '../contract/schema';
 import { isoTime, retryOnConflict } from './database';
 import type { AudienceFilter } from './mailings';
 import { keysetPage, Page, PageRequest, toPage } from './page';
@@ -49,12 +49,17 @@ export const filterBindings = (filter: AudienceFilter) => ({
 // the status would let the planner, which never knows a new mailing's messages, pick the index of
 // pending messages and read all of it.
 
+/** Why the message of a client that an edited filter left out is cancelled. */
+export const LEFT_OUT = 'client no longer matches the mailing filter';
+
 export interface ClaimedMessage {
   id: number;
   /** Null when no client has the message's phone any more (the client was deleted). */
   phone: string | null;
   /** The zone of the client with that phone now (a changed zone applies to messages not yet sent). */
   timezone: string | null;
+  /** The client with that phone no longer matches the claim's filter (an edit left it out): the message is cancelled, not sent. */
+  leftOut: boolean;
   attempts: number;
 }
 
@@ -71,9 +76,19 @@ export interface Claim {
  * mailing), so it does not rescan the messages already sent or held leased; it starts again from the
  * first id only once nothing is due past that. A message goes to its recorded phone while a
  * client with that phone exists, so a client deleted and imported again is still messaged, once.
+ * `filter` is the mailing's filter as the caller last read it: a message whose client it no longer
+ * matches comes back `leftOut`, so an edited filter holds from the next claim on, not only once the
+ * audience's re-recording closes those messages at its end.
  */
-export async function claimDue(mailingId: number, limit: number, leaseMs: number, afterId = 0): Promise<Claim> {
+export async function claimDue(
+  mailingId: number,
+  limit: number,
+  leaseMs: number,
+  { afterId = 0, filter = {} }: { afterId?: number; filter?: AudienceFilter } = {},
+): Promise<Claim> {
   const token = randomUUID();
+  // One lookup of the client per message gives both facts: no row, the client was deleted; an empty
+  // zone (a real one never is), it no longer matches the filter.
   const result = await knex().raw(
     `WITH due AS (
        SELECT id FROM messages
@@ -82,13 +97,15 @@ export async function claimDue(mailingId: number, limit: number, leaseMs: number
        ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
      UPDATE messages m SET lease_until = now() + make_interval(secs => :leaseMs / 1000.0), lease_token = :token
      FROM due WHERE m.id = due.id
-     RETURNING m.id, m.attempts, m.phone, (SELECT c.timezone FROM clients c WHERE c.phone_number = m.phone) AS timezone`,
-    { mailingId, limit, leaseMs, afterId, token },
+     RETURNING m.id, m.attempts, m.phone,
+       (SELECT CASE WHEN ${MATCHES_FILTER} THEN c.timezone ELSE '' END FROM clients c WHERE c.phone_number = m.phone) AS timezone`,
+    { mailingId, limit, leaseMs, afterId, token, ...filterBindings(filter) },
   );
   const messages = result.rows.map((r: { id: string; phone: string | null; timezone: string | null; attempts: number }) => ({
     id: Number(r.id),
     phone: r.timezone === null ? null : r.phone,
-    timezone: r.timezone,
+    timezone: r.timezone || null,
+    leftOut: r.timezone === '',
     attempts: r.attempts,
   }));
   return { token, messages: messages.sort((a: ClaimedMessage, b: ClaimedMessage) => a.id - b.id) };

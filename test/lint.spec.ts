@@ -7,7 +7,7 @@ const ROOT = path.resolve(__dirname, '..');
 const RULE = '@typescript-eslint/no-restricted-imports';
 const WORKFLOW_FILE = 'workflows/lint-spec-sample.ts';
 
-describe('the workflow import rule (eslint.config.mjs)', () => {
+describe('the import rules (eslint.config.mjs)', () => {
   let eslint: ESLint;
 
   before(() => {
@@ -90,6 +90,31 @@ describe('the workflow import rule (eslint.config.mjs)', () => {
   it('leaves files outside workflows/ free to import Node built-ins and activities', async () => {
     const code = ["import { readFileSync } from 'node:fs';", 'export const read = readFileSync;'].join('\n');
     assert.deepEqual(await lint(code, 'activities/lint-spec-sample.ts'), []);
+  });
+
+  it('reports a layer importing from a layer above it, a type import too', async () => {
+    const code = [
+      "import type { components } from '../api/schema';",
+      "import { createApp } from '../api/app';",
+      "import type { MailingService } from '../domain/mailings';",
+      "import { createMailingActivities } from '../activities/mailing';",
+      'export type Row = components["schemas"]["Mailing"] | MailingService;',
+      'export const both = [createApp, createMailingActivities];',
+    ].join('\n');
+    assert.deepEqual(await restricted(code, 'storage/lint-spec-sample.ts'), [1, 2, 3, 4]);
+    assert.deepEqual(await restricted(code, 'domain/lint-spec-sample.ts'), [1, 2, 4]);
+    assert.deepEqual(await restricted(code, 'activities/lint-spec-sample.ts'), [1, 2, 3]);
+  });
+
+  it('lets each layer import the contract types and the layers below it', async () => {
+    const code = [
+      "import type { components } from '../contract/schema';",
+      "import { knex } from '../storage/database';",
+      "import { loadConfig } from '../config';",
+      'export type Row = components["schemas"]["Mailing"];',
+      'export const both = [knex, loadConfig];',
+    ].join('\n');
+    for (const layer of ['domain', 'activities', 'api', 'worker']) assert.deepEqual(await restricted(code, `${layer}/lint-spec-sample.ts`), [], layer);
   });
 
   it('finds nothing to report in the real workflows/ folder', async () => {

@@ -63,7 +63,9 @@ async function main() {
   await ensureReconcileSchedule(client, config.TEMPORAL_TASK_QUEUE);
   const dailyStats = await ensureDailyStatsSchedule(client, config.TEMPORAL_TASK_QUEUE, statsEmail, logger);
   logger.info({ schedule: dailyStats, at: config.STATS_EMAIL_AT, timeZone: config.STATS_EMAIL_TZ, recipients: statsEmail.recipients }, 'daily statistics e-mail');
-  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, provider: config.SEND_API_URL }, 'worker running');
+  // The provider's origin and path only: a URL may carry credentials in its user part or its query.
+  const { origin, pathname } = new URL(config.SEND_API_URL);
+  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, provider: `${origin}${pathname}` }, 'worker running');
   await worker.run();
   statsMailer?.close();
   await Promise.allSettled([metrics?.close(), provider.close(), db.destroy(), connection.close(), client.connection.close()]);

@@ -41,7 +41,7 @@ export function createMailingWorker(deps: MailingWorkerDeps) {
     ...(workflowBundlePath ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath: require.resolve('../workflows') }),
     activities: {
       ...createMailingActivities({ provider, rateLimiter, policy, logger }),
-      ...createReconcileActivities(mailings),
+      ...createReconcileActivities(mailings.reconcile),
       ...createDailyStatsActivities({ mailer: null, from: 'mailing-service@localhost', ...deps.dailyStats, logger }),
     },
     // Each heartbeat the server gets is a write of the activity's state: with 50 mailings sending at once,

@@ -46,15 +46,15 @@ export interface MailingWorkflowInput {
 export type MailingOutcome = 'finished' | 'expired' | 'cancelled';
 
 /** Marks runs begun after the lifecycle change (one state machine, end time by the database's clock). */
-export const LIFECYCLE_PATCH = 'mailing-lifecycle-2026-12';
+const LIFECYCLE_PATCH = 'mailing-lifecycle-2026-12';
 /** Marks runs that send in a sliding window of batches (no round barrier) while the audience is recorded. */
-export const SLIDING_WINDOW_PATCH = 'mailing-sliding-window-2026-12';
+const SLIDING_WINDOW_PATCH = 'mailing-sliding-window-2026-12';
 /**
  * Marks runs that claim their start as soon as its timer fires, and start sending with the schedule
  * the claim read, without reading it again in between (2026-12-02): two round trips fewer between
  * `start_at` and the first send.
  */
-export const QUICK_START_PATCH = 'mailing-quick-start-2026-12';
+const QUICK_START_PATCH = 'mailing-quick-start-2026-12';
 
 // A run waiting for its start continues as new past this many events.
 const MAX_EVENTS_PER_RUN = 2_000;

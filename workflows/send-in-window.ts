@@ -7,7 +7,7 @@ import { closeDeleted, enterPhase, finishAtEnd, IDLE_MS, isFinal, Run, sleepUnle
 import { addReport, countsOf, showProgress } from './progress';
 
 /** Marks runs in which an outage found by several lanes pauses the window once (2026-12-01). */
-export const OUTAGE_PAUSE_ONCE_PATCH = 'mailing-outage-pause-once';
+const OUTAGE_PAUSE_ONCE_PATCH = 'mailing-outage-pause-once';
 
 // The schedule is read at least this often, so a lost signal only delays an edit (batches also report
 // a mailing that changed under them).

@@ -1,4 +1,4 @@
-import type { components } from '../../api/schema';
+import type { components } from '../../contract/schema';
 
 type Schemas = components['schemas'];
 export type Client = Schemas['Client'];

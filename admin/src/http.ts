@@ -1,5 +1,5 @@
 import { HttpError } from 'react-admin';
-import type { components } from '../../api/schema';
+import type { components } from '../../contract/schema';
 
 type Problem = components['schemas']['Problem'];
 

@@ -15,7 +15,7 @@ export interface Identifiers {
 /** Served to anyone: probes, the contract and its docs, signing in and out, and the admin UI's files (its API calls are not). */
 const OPEN_PATHS = [/^\/healthz\/?$/, /^\/readyz\/?$/, /^\/openapi\.yaml$/, /^\/docs(\/|$)/, /^\/auth\/(login|callback|logout)\/?$/, /^\/admin(\/|$)/];
 
-export const isOpenPath = (path: string) => OPEN_PATHS.some((open) => open.test(path));
+const isOpenPath = (path: string) => OPEN_PATHS.some((open) => open.test(path));
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 

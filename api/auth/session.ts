@@ -4,7 +4,7 @@ import { isRole, type Principal, type Role } from '../../domain/roles';
 import type { OidcOptions } from './options';
 
 /** The cookie's name; openapi.yaml's `session` security scheme names it too. */
-export const SESSION_COOKIE = 'mailings.session';
+const SESSION_COOKIE = 'mailings.session';
 
 /** How long a sign-in lasts; the role is read again at the next sign-in. */
 const SESSION_MAX_AGE_MS = 8 * 3600_000;

@@ -5,7 +5,7 @@ import type { Context } from 'openapi-backend';
 import * as clients from '../../domain/clients';
 import { schemaValidator } from '../contract';
 import { Problem, validationProblem } from '../problem';
-import type { components, operations } from '../schema';
+import type { components, operations } from '../../contract/schema';
 
 type Query<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
 type ClientInput = components['schemas']['ClientInput'];

@@ -1,7 +1,7 @@
 import type Koa from 'koa';
 import type { Context } from 'openapi-backend';
 import type { MailingService } from '../../domain/mailings';
-import type { components, operations } from '../schema';
+import type { components, operations } from '../../contract/schema';
 
 type Query<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
 type MailingInput = components['schemas']['MailingInput'];

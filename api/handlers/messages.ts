@@ -1,7 +1,7 @@
 import type Koa from 'koa';
 import type { Context } from 'openapi-backend';
 import * as messages from '../../domain/messages';
-import type { operations } from '../schema';
+import type { operations } from '../../contract/schema';
 
 type Query = NonNullable<operations['listMessages']['parameters']['query']>;
 

@@ -24,19 +24,24 @@ export interface MailingRowFields {
   text?: string;
   filter?: object;
   status?: string;
+  /** When it started: by default its start for a running mailing (as the start transition sets it), none otherwise. */
+  startedAt?: Date | null;
   deletedAt?: Date | null;
   audienceDone?: boolean;
   sendWindow?: { from: string; to: string };
 }
 
 export async function insertMailing(db: Database, fields: MailingRowFields = {}): Promise<number> {
+  const startAt = fields.startAt ?? new Date(Date.now() - 60_000);
+  const status = fields.status ?? 'running';
   const [row] = await db('mailings')
     .insert({
-      start_at: fields.startAt ?? new Date(Date.now() - 60_000),
+      start_at: startAt,
       end_at: fields.endAt ?? new Date(Date.now() + 3_600_000),
       text: fields.text ?? 'hello from the activity tests',
       filter: JSON.stringify(fields.filter ?? {}),
-      status: fields.status ?? 'running',
+      status,
+      started_at: fields.startedAt !== undefined ? fields.startedAt : status === 'running' ? startAt : null,
       deleted_at: fields.deletedAt ?? null,
       audience_done: fields.audienceDone ?? true,
       send_window: fields.sendWindow ? JSON.stringify(fields.sendWindow) : null,

@@ -96,6 +96,21 @@ describe('the mailing state machine', () => {
       const row = await mailingRow(id);
       assert.deepEqual([row.audience_done, Number(row.audience_cursor)], [false, 0]);
     });
+
+    it('of the filter re-opens the audience of a mailing paused after its start', async () => {
+      const id = await insertMailing(db, { filter: { tag: ['a'] }, status: 'paused', startedAt: new Date(Date.now() - 30_000) });
+      await db('mailings').where({ id }).update({ audience_cursor: 500 });
+      await lifecycle.applyEdit(id, { ...fields, filter: { tag: ['b'] } }, 'paused');
+      const row = await mailingRow(id);
+      assert.deepEqual([row.audience_done, Number(row.audience_cursor)], [false, 0]);
+    });
+
+    it('of the text alone leaves the recorded audience of a paused mailing as it is', async () => {
+      const id = await insertMailing(db, { filter: { tag: ['a'] }, status: 'paused', startedAt: new Date(Date.now() - 30_000) });
+      await lifecycle.applyEdit(id, { ...fields, filter: { tag: ['a'] }, text: 'new words' }, 'paused');
+      const row = await mailingRow(id);
+      assert.deepEqual([row.audience_done, row.text], [true, 'new words']);
+    });
   });
 
   describe('finishing', () => {
@@ -334,6 +349,12 @@ describe('the mailing state machine', () => {
       const ids = await lifecycle.openMailingIds(100_000);
       assert.ok(open.every((id) => ids.includes(id)));
       assert.ok(closed.every((id) => !ids.includes(id)));
+    });
+
+    it('reads a page of open mailings after the id it is given, in id order', async () => {
+      const open = [await scheduled(), await insertMailing(db), await scheduled()];
+      assert.deepEqual(await lifecycle.openMailingIds(2, open[0]), open.slice(1));
+      assert.deepEqual(await lifecycle.openMailingIds(2, open[2]), []);
     });
   });
 });

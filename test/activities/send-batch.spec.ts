@@ -14,7 +14,7 @@ import { nextOpening } from '../../activities/send-window';
 import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
 import { connectDatabase, type Database } from '../../storage/database';
 import { claimDue, closePending, recordOutcomes, type SendOutcome } from '../../storage/messages';
-import { insertClients, insertMailing, insertMessages, mailingWithDueMessages, messageStates } from './fixtures';
+import { insertClients, insertMailing, insertMessages, mailingWithDueMessages, messageStates, uniqueTag } from './fixtures';
 
 const TOKEN = 'send-batch-spec-token';
 const SECOND = 1000;
@@ -202,6 +202,22 @@ describe('sendBatch activity', function () {
       const [message] = await messageStates(db, mailingId);
       assert.equal(message.status, 'cancelled');
       assert.match(message.last_error!, /client was deleted/);
+    });
+
+    it('cancels, without a request, the messages of clients the filter no longer matches, and sends the rest', async () => {
+      const [kept, dropped] = [uniqueTag(), uniqueTag()];
+      const mailingId = await insertMailing(db, { filter: { tag: [kept] } });
+      const keptIds = await insertClients(db, 2, { tag: kept });
+      const droppedIds = await insertClients(db, 3, { tag: dropped });
+      const messageIds = await insertMessages(db, mailingId, [...keptIds, ...droppedIds]);
+      const report = await sendBatch(mailingId);
+      assert.equal(report.attempted, 2);
+      assert.deepEqual(fake.received().map((r) => r.msgId).sort(), messageIds.slice(0, 2).sort());
+      const states = new Map((await messageStates(db, mailingId)).map((m) => [m.id, [m.status, m.last_error, m.attempts]]));
+      assert.deepEqual(
+        messageIds.map((id) => states.get(id)),
+        [['sent', null, 1], ['sent', null, 1], ...droppedIds.map(() => ['cancelled', 'client no longer matches the mailing filter', 0])],
+      );
     });
 
     it('sends nothing for a deleted mailing', async () => {

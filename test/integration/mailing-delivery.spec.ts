@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { loadConfig, sendLimits } from '../../config';
+import { createLogger } from '../../config/logger';
+import { createMailingService } from '../../domain/mailings';
 import { startFakeProvider, FakeProvider } from '../../stack/fake-provider';
 import { isoIn, randomPhone, uniqueTag, useApi } from '../support/api';
 import { eventually } from '../support/eventually';
@@ -138,13 +141,14 @@ describe('mailing delivery on the real stack', function () {
     const [kept, dropped, added] = [uniqueTag('kept'), uniqueTag('dropped'), uniqueTag('added')];
     // More clients than the batches lease at once, so some are still unclaimed when the filter changes.
     await createClients(20, kept);
-    await createClients(100, dropped);
+    const leaving = await createClients(100, dropped);
     const newcomers = await createClients(3, added);
     provider.setFaults({ latencyMs: 600 });
     const id = await createMailing({ start_at: isoIn(0), end_at: isoIn(3_600 * SECOND), text: 'filter edit', filter: { tag: [kept, dropped] } });
     await eventually(async () => ((await statusOf(id)) === 'running' ? true : undefined));
 
     const res = await ctx.api.patch(`/api/mailings/${id}/`, { filter: { tag: [kept, added] } });
+    const editedAt = Date.now();
     assert.equal(res.status, 200, res.text);
     await settled(id);
 
@@ -153,6 +157,10 @@ describe('mailing delivery on the real stack', function () {
     const messages = await messagesOf(id);
     assert.ok(messages.some((m) => m.status === 'cancelled'));
     assert.equal(new Set(provider.received().map((r) => r.msgId)).size, provider.received().length);
+    // An edit reaches the requests not yet started within a second (a batch's terms are that fresh), however
+    // long re-recording the audience takes; two seconds allow for a busy machine.
+    const leavingPhones = new Set(leaving.map((c) => c.phone_number));
+    assert.deepEqual(provider.received().filter((r) => leavingPhones.has(String(r.phone)) && r.at >= editedAt + 2 * SECOND), []);
   });
 
   it('deletes a finished mailing and keeps its messages listed', async () => {
@@ -177,6 +185,18 @@ describe('mailing delivery on the real stack', function () {
     assert.equal(await settled(id), 'finished');
     const messageIds = new Set((await messagesOf(id)).map((m) => m.id));
     assert.equal(provider.received().filter((r) => messageIds.has(r.msgId)).length, 2);
+  });
+
+  it('has the reconciler reach every open mailing, a page per run, however many are open', async () => {
+    const pageOfTwo = createMailingService({ temporal: ctx.temporal, taskQueue, limits: sendLimits(loadConfig()), stopWaitMs: 50, logger: createLogger('silent', 'reconcile-test'), reconcilePage: 2 });
+    const rows = await ctx.api.db('mailings')
+      .insert([1, 2, 3].map((n) => ({ start_at: new Date(Date.now() + 3_600 * SECOND), end_at: new Date(Date.now() + 7_200 * SECOND), text: `unstarted ${n}`, filter: { tag: [uniqueTag()] } })))
+      .returning('id');
+    const ids = rows.map((r: { id: string }) => Number(r.id));
+    // Runs until one finds the last page short: the next would start again from the first.
+    for (let runs = 0; runs < 1_000; runs++) if ((await pageOfTwo.reconcile()) < 2) break;
+    for (const id of ids) assert.equal((await ctx.temporal.workflow.getHandle(`mailing-${id}`).describe()).status.name, 'RUNNING');
+    for (const id of ids) assert.equal((await ctx.api.delete(`/api/mailings/${id}/`)).status, 204);
   });
 
   it('carries on, messaging nobody twice, once the reconciler restarts its terminated workflow', async () => {
@@ -249,6 +269,31 @@ describe('mailing delivery on the real stack', function () {
       assert.equal(await settled(id), 'finished');
       const accepted = (await requestsOf(id)).filter((r) => r.outcome === 'ok').map((r) => String(r.phone));
       assert.deepEqual(accepted.sort(), audience.map((c) => c.phone_number).sort());
+    });
+
+    it('applies a filter edited while paused once resumed: newly matching clients get the message, those no longer matching no more of them', async () => {
+      const [kept, dropped, added] = [uniqueTag('kept'), uniqueTag('dropped'), uniqueTag('added')];
+      await createClients(10, kept);
+      const leaving = await createClients(40, dropped);
+      const newcomers = await createClients(3, added);
+      // 16 requests a second: most of the audience is still pending when the pause comes.
+      provider.setFaults({ latencyMs: 1000 });
+      const id = await createMailing({ start_at: isoIn(0), end_at: isoIn(3_600 * SECOND), text: 'edited while paused', filter: { tag: [kept, dropped] } });
+      await eventually(async () => ((await requestsOf(id)).length > 0 ? true : undefined));
+      assert.equal((await ctx.api.post(`/api/mailings/${id}/pause/`)).status, 200);
+      const pausedAt = Date.now();
+
+      const edited = await ctx.api.patch(`/api/mailings/${id}/`, { filter: { tag: [kept, added] } });
+      assert.equal(edited.status, 200, edited.text);
+      assert.equal((await ctx.api.post(`/api/mailings/${id}/resume/`)).body.status, 'running');
+      assert.equal(await settled(id), 'finished');
+
+      const requests = await requestsOf(id);
+      const phones = new Set(requests.map((r) => String(r.phone)));
+      assert.ok(newcomers.every((c) => phones.has(c.phone_number)), 'every newly matching client was sent the message');
+      const leavingPhones = new Set(leaving.map((c) => c.phone_number));
+      assert.deepEqual(requests.filter((r) => leavingPhones.has(String(r.phone)) && r.at >= pausedAt), []);
+      assert.ok((await messagesOf(id)).some((m) => m.status === 'cancelled'), 'the pending messages of the clients no longer matching are cancelled');
     });
 
     it('does not start while paused before its start, and starts once resumed', async () => {

@@ -472,9 +472,10 @@ export interface components {
         MailingText: string;
         /**
          * @description `end_at` must be after `start_at` and in the future. Edit rules: while a mailing is `scheduled` every
-         *     field may change and takes effect at once. While it is `running`, `start_at` cannot change;
+         *     field may change and takes effect at once. While it is `running` or `paused`, `start_at` cannot change;
          *     a new `end_at` and `text` apply to messages not yet sent; a new filter adds the newly matching clients
-         *     and cancels the pending messages of clients that no longer match. A sent message is never sent again.
+         *     and cancels the pending messages of clients that no longer match (within a second for a running
+         *     mailing, once resumed for a paused one). A sent message is never sent again.
          *     `finished` and `expired` mailings cannot be edited.
          * @example {
          *       "start_at": "2099-12-01T09:00:00+03:00",
