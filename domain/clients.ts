@@ -131,9 +131,9 @@ function readHeader(names: string[]): [column: string, index: number][] {
 }
 
 /** A header that refuses the whole file; each problem names a column. */
-export class HeaderError extends MalformedInputError {
-  constructor(readonly problems: { field: string; message: string }[]) {
-    super(`the header row is not that of a client import: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, problems[0]?.field);
+class HeaderError extends MalformedInputError {
+  constructor(problems: { field: string; message: string }[]) {
+    super(`the header row is not that of a client import: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, problems[0]?.field, problems);
   }
 }
 

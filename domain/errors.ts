@@ -6,6 +6,8 @@ export class DomainError extends Error {
   constructor(
     message: string,
     readonly field?: string,
+    /** Every field at fault, when there are several (each column a CSV header gets wrong). */
+    readonly problems?: { field: string; message: string }[],
   ) {
     super(message);
     this.name = new.target.name;

@@ -1,10 +1,8 @@
 import type Koa from 'koa';
 import type { Readable } from 'node:stream';
-import type OpenAPIBackend from 'openapi-backend';
 import type { Context } from 'openapi-backend';
 import * as clients from '../../domain/clients';
-import { schemaValidator } from '../contract';
-import { Problem, validationProblem } from '../problem';
+import { schemaCheck } from '../contract';
 import type { components, operations } from '../../contract/schema';
 
 type Query<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
@@ -12,19 +10,6 @@ type ClientInput = components['schemas']['ClientInput'];
 type ClientPatch = components['schemas']['ClientPatch'];
 
 const id = (c: Context) => Number(c.request.params.id);
-
-const inputChecks = new WeakMap<OpenAPIBackend, clients.CheckClientInput>();
-
-/** A CSV row is checked by the schema a `POST /api/clients/` body is, its problems named the same way. */
-function clientInputCheck(api: OpenAPIBackend): clients.CheckClientInput {
-  let check = inputChecks.get(api);
-  if (!check) {
-    const validate = schemaValidator(api, 'ClientInput');
-    check = (input) => (validate(input) ? [] : (validationProblem(validate.errors ?? []).errors ?? []));
-    inputChecks.set(api, check);
-  }
-  return check;
-}
 
 export const clientHandlers = {
   listClients: async (c: Context, ctx: Koa.Context) => {
@@ -55,15 +40,10 @@ export const clientHandlers = {
   },
 
   importClients: async (c: Context, ctx: Koa.Context) => {
-    try {
-      ctx.body = await clients.importClients(ctx.state.bodyStream as Readable, clientInputCheck(c.api));
-    } catch (error) {
-      // Every column a wrong header names, not only the first.
-      if (error instanceof clients.HeaderError) throw new Problem(400, 'Invalid request', error.message, error.problems);
-      throw error;
-    }
-    const { created, updated, rejected } = ctx.body as clients.ImportResult;
-    ctx.state.logger.info({ created, updated, rejected }, 'clients imported');
+    // A CSV row is checked by the schema a `POST /api/clients/` body is, its problems named the same way.
+    const result = await clients.importClients(ctx.state.bodyStream as Readable, schemaCheck(c.api, 'ClientInput'));
+    ctx.state.logger.info({ created: result.created, updated: result.updated, rejected: result.rejected }, 'clients imported');
+    ctx.body = result;
   },
 
   exportClients: async (_c: Context, ctx: Koa.Context) => {
