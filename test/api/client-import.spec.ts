@@ -72,6 +72,12 @@ describe('client import and export API', () => {
       assert.deepEqual(await clientsTagged(ctx, tag), []);
     });
 
+    it('names every column a wrong header gets wrong, not only the first', async () => {
+      const res = await importCsv(ctx, `phone_number,email,tag,fax\n${randomPhone()},a@b.c,${tagged()},1\n`);
+      assert.equal(res.status, 400);
+      assert.deepEqual(res.body.errors.map((e: { field: string }) => e.field), ['timezone', 'email', 'fax']);
+    });
+
     it('refuses a body that is not CSV with 400, and imports nothing of the rows before the fault', async () => {
       const tag = tagged();
       const res = await importCsv(ctx, `phone_number,timezone,tag\n${randomPhone()},UTC,${tag}\n${randomPhone()},"UTC,${tag}\n`);
