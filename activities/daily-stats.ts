@@ -10,10 +10,8 @@ import type { StatsMailer } from './stats-mailer';
 export type { DailyReport };
 
 export interface DailyStatsDeps {
-  /** Null when this worker has no SMTP_URL: the send then fails for good, visibly. */
-  mailer: StatsMailer | null;
-  /** STATS_EMAIL_FROM. */
-  from: string;
+  /** How the e-mail goes out (STATS_EMAIL_FROM as `from`); null when this worker has no SMTP_URL: the send then fails for good, visibly. */
+  mail: { mailer: StatsMailer; from: string } | null;
   logger: Logger;
   /** The day's figures; PostgreSQL by default, a fake in workflow tests. */
   statistics?: (from: Date, to: Date) => Promise<DayStatistics>;
@@ -33,7 +31,7 @@ function messageIdFor(key: string, date: string, from: string): string {
   return `<daily-stats.${date}.${createHash('sha256').update(key).digest('hex').slice(0, 24)}@${domain}>`;
 }
 
-export function createDailyStatsActivities({ mailer, from, logger, statistics = dayStatistics, sendOnce = sendStatsEmailOnce }: DailyStatsDeps) {
+export function createDailyStatsActivities({ mail, logger, statistics = dayStatistics, sendOnce = sendStatsEmailOnce }: DailyStatsDeps) {
   return {
     /** The statistics of the day before `scheduledAt`'s local date in `timeZone`. */
     async computeDailyStatistics(input: { scheduledAt: string; timeZone: string }): Promise<DailyReport> {
@@ -45,7 +43,8 @@ export function createDailyStatsActivities({ mailer, from, logger, statistics = 
     /** Sends the report as text and HTML, once per `key` however often the attempt is retried. */
     async sendDailyReport(input: { report: DailyReport; recipients: string[]; key: string }): Promise<DailyReportDelivery> {
       const { report, recipients, key } = input;
-      if (!mailer) throw ApplicationFailure.nonRetryable('SMTP_URL is not set on this worker', 'StatsEmailMisconfigured');
+      if (!mail) throw ApplicationFailure.nonRetryable('SMTP_URL is not set on this worker', 'StatsEmailMisconfigured');
+      const { mailer, from } = mail;
       if (recipients.length === 0) throw ApplicationFailure.nonRetryable('no recipients: set STATS_EMAIL_TO', 'StatsEmailMisconfigured');
       const messageId = messageIdFor(key, report.date, from);
       const sentNow = await sendOnce({ key, day: report.date, messageId, recipients }, async () => {

@@ -47,7 +47,7 @@ export async function principalOfApiKey(key: string): Promise<Principal | undefi
   if (!record || !isRole(record.role)) return undefined;
   // Bookkeeping, at most once a minute per key (no write per request); a failed write must not refuse the request.
   if (!record.last_used_at || Date.now() - record.last_used_at.getTime() > USE_NOTED_EVERY_MS) {
-    void store.noteApiKeyUse(record.id).catch(() => undefined);
+    void store.noteApiKeyUse(record.id, USE_NOTED_EVERY_MS).catch(() => undefined);
   }
   return { name: record.name, role: record.role, via: 'api-key' };
 }

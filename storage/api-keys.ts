@@ -66,10 +66,10 @@ export async function countActiveApiKeys(): Promise<number> {
   return Number(count);
 }
 
-/** Records a use, unless one was recorded in the last minute (another API instance may have just done it). */
-export async function noteApiKeyUse(id: number): Promise<void> {
+/** Records a use, unless one was recorded in the last `everyMs` (another API instance may have just done it). */
+export async function noteApiKeyUse(id: number, everyMs: number): Promise<void> {
   await ApiKeyRow.query()
     .patch({ last_used_at: ApiKeyRow.fn.now() as unknown as Date })
     .where('id', id)
-    .where((q) => q.whereNull('last_used_at').orWhere('last_used_at', '<', ApiKeyRow.raw("now() - interval '1 minute'")));
+    .where((q) => q.whereNull('last_used_at').orWhere('last_used_at', '<', ApiKeyRow.raw('now() - make_interval(secs => ?)', [everyMs / 1000])));
 }

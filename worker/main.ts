@@ -51,7 +51,7 @@ async function main() {
     cachedWorkflows: config.WORKER_CACHED_WORKFLOWS,
     mailings,
     logger,
-    dailyStats: { mailer: statsMailer, from: config.STATS_EMAIL_FROM },
+    dailyStats: statsMailer && { mailer: statsMailer, from: config.STATS_EMAIL_FROM },
     policy: {
       concurrency: config.SEND_CONCURRENCY,
       requestTimeoutMs: config.SEND_TIMEOUT_MS,

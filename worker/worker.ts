@@ -25,7 +25,7 @@ export interface MailingWorkerDeps {
   /** Workflows kept in memory between their tasks (WORKER_CACHED_WORKFLOWS). */
   cachedWorkflows: number;
   /** How the daily statistics e-mail goes out; without it, its send fails for good (no SMTP_URL). */
-  dailyStats?: Pick<DailyStatsDeps, 'mailer' | 'from'>;
+  dailyStats?: DailyStatsDeps['mail'];
 }
 
 const MAX_CONCURRENT_ACTIVITIES = 1_000;
@@ -42,7 +42,7 @@ export function createMailingWorker(deps: MailingWorkerDeps) {
     activities: {
       ...createMailingActivities({ provider, rateLimiter, policy, logger }),
       ...createReconcileActivities(mailings.reconcile),
-      ...createDailyStatsActivities({ mailer: null, from: 'mailing-service@localhost', ...deps.dailyStats, logger }),
+      ...createDailyStatsActivities({ mail: deps.dailyStats ?? null, logger }),
     },
     // Each heartbeat the server gets is a write of the activity's state: with 50 mailings sending at once,
     // one a second per send batch took the Temporal server 29 s of CPU per 100,000 messages, against 15

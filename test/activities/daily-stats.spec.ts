@@ -45,7 +45,7 @@ describe('daily statistics e-mail', function () {
     await db?.destroy();
   });
 
-  const activities = () => createDailyStatsActivities({ mailer, from: FROM, logger });
+  const activities = () => createDailyStatsActivities({ mail: { mailer, from: FROM }, logger });
 
   /** A mailing started at `startAt`, with one message per given outcome (status, when it settled, reason). */
   async function mailingWith(text: string, startAt: Date, endAt: Date, outcomes: [string, Date | null, string?][]) {
@@ -180,7 +180,7 @@ describe('daily statistics e-mail', function () {
   it('leaves an unreachable SMTP server to Temporal to retry', async () => {
     const unreachable = createStatsMailer(`smtp://127.0.0.1:${await freePort()}`);
     const report = await activities().computeDailyStatistics({ scheduledAt, timeZone: ZONE });
-    const send = createDailyStatsActivities({ mailer: unreachable, from: FROM, logger }).sendDailyReport;
+    const send = createDailyStatsActivities({ mail: { mailer: unreachable, from: FROM }, logger }).sendDailyReport;
     await assert.rejects(send({ report, recipients: TO, key: `unreachable-${randomInt(1e9)}` }), (error: Error) => {
       assert.ok(!(error instanceof ApplicationFailure && error.nonRetryable), String(error));
       return true;
@@ -190,7 +190,7 @@ describe('daily statistics e-mail', function () {
 
   it('fails for good without an SMTP server configured', async () => {
     const report = await activities().computeDailyStatistics({ scheduledAt, timeZone: ZONE });
-    const send = createDailyStatsActivities({ mailer: null, from: FROM, logger }).sendDailyReport;
+    const send = createDailyStatsActivities({ mail: null, logger }).sendDailyReport;
     await assert.rejects(send({ report, recipients: TO, key: 'no-smtp' }), { name: 'ApplicationFailure', type: 'StatsEmailMisconfigured', nonRetryable: true });
   });
 

@@ -95,8 +95,7 @@ describe('the daily-stats schedule', function () {
       taskQueue,
       workflowsPath: require.resolve('../../workflows'),
       activities: createDailyStatsActivities({
-        mailer: { send: async (email) => (sent.push(email), { rejected: [] }), close() {} },
-        from: 'stats@example.test',
+        mail: { mailer: { send: async (email) => (sent.push(email), { rejected: [] }), close() {} }, from: 'stats@example.test' },
         logger,
         statistics: async () => noStatistics,
         sendOnce: async (_email, send) => (await send(), true),

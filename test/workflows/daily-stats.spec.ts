@@ -42,8 +42,7 @@ describe('daily statistics workflow', function () {
       taskQueue,
       workflowBundle: bundle,
       activities: createDailyStatsActivities({
-        mailer: { send: async (email) => (sent.push(email), { rejected: [] }), close() {} },
-        from: 'stats@example.test',
+        mail: { mailer: { send: async (email) => (sent.push(email), { rejected: [] }), close() {} }, from: 'stats@example.test' },
         logger: createLogger('silent', 'daily-stats-spec'),
         statistics: async (from, to) => (asked.push({ from, to }), noStatistics),
         sendOnce: async (_email, send) => (await send(), true),
