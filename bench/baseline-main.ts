@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { loadConfig, requireSetting } from '../config';
-import { runMain } from '../stack/run-main';
+import { runMain } from '../stack/process/script';
 import { connectDatabase } from '../storage/database';
 import { runBaseline } from './baseline';
 

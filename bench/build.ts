@@ -7,7 +7,7 @@ import { repoRoot } from '../stack/repo-root';
 const buildDir = path.join(repoRoot, 'bench', '.build');
 
 /** Entry points of the compiled processes, relative to the repository (bench/tsconfig.build.json). */
-export type BuiltEntry = 'worker/main.ts' | 'api/main.ts' | 'stack/fake-provider-main.ts' | 'bench/baseline-main.ts';
+export type BuiltEntry = 'worker/main.ts' | 'api/main.ts' | 'stack/fake-provider/main.ts' | 'bench/baseline-main.ts';
 
 /** Where the compiled form of an entry point is. */
 export const builtPath = (entry: BuiltEntry) => path.join(buildDir, entry.replace(/\.ts$/, '.js'));

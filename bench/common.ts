@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
-import type { ManagedProcess } from '../stack/managed-process';
+import type { ManagedProcess } from '../stack/process/managed-process';
 import { repoRoot } from '../stack/repo-root';
-import { StopRequested, type StopSignals } from '../stack/stop-signals';
+import { StopRequested, type StopSignals } from '../stack/process/script';
 import type { Database } from '../storage/database';
 import type { BenchContext } from './context';
 import { loadAverage, machineBusySeconds, statusKb, treeCpuSeconds } from './proc';

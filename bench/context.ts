@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import { sendLimits } from '../config';
 import type { Logger } from '../config/logger';
 import type { MailingService } from '../domain/mailings';
-import type { StopSignals } from '../stack/stop-signals';
+import type { StopSignals } from '../stack/process/script';
 import type { Database } from '../storage/database';
 import type { Accounted } from './common';
 import type { providerControl } from './provider-control';

@@ -9,12 +9,12 @@ import { loadConfig, sendLimits } from '../config';
 import { createLogger } from '../config/logger';
 import { createMailingService } from '../domain/mailings';
 import { startFakeProvider, type Faults } from '../stack/fake-provider';
-import { freePort } from '../stack/free-port';
-import { Parts } from '../stack/parts';
-import { startEmbeddedPostgres, type RunningPostgres } from '../stack/postgres';
-import { listenForStopSignals, StopRequested } from '../stack/stop-signals';
-import { temporalCliPath } from '../stack/temporal-cli';
-import { startTemporalDevServer, type RunningTemporal } from '../stack/temporal-server';
+import { freePort } from '../stack/process/ports';
+import { Parts } from '../stack/process/parts';
+import { startEmbeddedPostgres, type RunningPostgres } from '../stack/postgres/server';
+import { listenForStopSignals, runMain, StopRequested } from '../stack/process/script';
+import { temporalCliPath } from '../stack/temporal/cli';
+import { startTemporalDevServer, type RunningTemporal } from '../stack/temporal/dev-server';
 import { connectDatabase } from '../storage/database';
 import { mailingWorkflowId } from '../workflows/mailing';
 import { migrateLatest } from '../storage/migrate';
@@ -22,7 +22,6 @@ import { changedFiles, codeSnapshot, codeVersion } from './code-version';
 import { auditDeliveries, deliveredSoFar } from './fault-audit';
 import { timeoutsInHistory } from './fault-history';
 import { WorkerProcess } from './worker-process';
-import { runMain } from '../stack/run-main';
 
 /**
  * `npm run fault-run`: the long fault-injection run of the issue, run by hand (not in CI) for its

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
-import { runMain } from '../stack/run-main';
+import { runMain } from '../stack/process/script';
 
 /**
  * The load generator of the API-under-load scenario, run by bench/api-scenario.ts as its own process

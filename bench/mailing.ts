@@ -5,9 +5,9 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig, sendLimits } from '../config';
 import { createLogger } from '../config/logger';
 import { createMailingService } from '../domain/mailings';
-import { Parts } from '../stack/parts';
+import { Parts } from '../stack/process/parts';
 import { repoRoot } from '../stack/repo-root';
-import { listenForStopSignals, StopRequested } from '../stack/stop-signals';
+import { listenForStopSignals, runMain, StopRequested } from '../stack/process/script';
 import { connectDatabase } from '../storage/database';
 import { apiScenario } from './api-scenario';
 import { importScenario } from './import-scenario';
@@ -18,7 +18,6 @@ import { MANY_MAILINGS, manyClients, manyScenario } from './many-scenario';
 import { providerControl } from './provider-control';
 import { startBenchStack } from './stack';
 import { fmt, verdict, type SummaryRow } from './summary';
-import { runMain } from '../stack/run-main';
 
 /**
  * `npm run bench`: the figures of issue 8 on one throwaway stack (embedded PostgreSQL, in-memory

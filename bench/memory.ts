@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../stack/repo-root';
 import { startTestStack, stopTestStack } from '../test/support/stack';
-import { freePort } from '../stack/free-port';
+import { freePort } from '../stack/process/ports';
 import { statusKb } from './proc';
 import { API_NODE_FLAGS } from '../api/node-flags';
 import { WORKER_NODE_FLAGS } from '../worker/node-flags';

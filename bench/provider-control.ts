@@ -1,4 +1,4 @@
-/** Client of the fake provider's `/control/...` endpoints (see stack/fake-provider.ts). */
+/** Client of the fake provider's `/control/...` endpoints (see stack/fake-provider/). */
 
 export interface ReceivedSummary {
   total: number;

@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { killWithParent } from '../stack/orphan-guard';
+import { killWithParent } from '../stack/process/managed-process';
 import { repoRoot } from '../stack/repo-root';
 import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 

@@ -15,12 +15,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 import { loadConfig } from '../config';
 import { createLogger } from '../config/logger';
-import { CHROMIUM, systemProgram } from '../stack/debian-packages';
-import { freePort } from '../stack/free-port';
-import { spawnManaged } from '../stack/managed-process';
+import { CHROMIUM, systemProgram } from '../stack/tools/system-programs';
+import { freePort } from '../stack/process/ports';
+import { spawnManaged, waitUntilReady } from '../stack/process/managed-process';
 import { repoRoot } from '../stack/repo-root';
-import { waitUntilReady } from '../stack/wait-until-ready';
-import { runMain } from '../stack/run-main';
+import { runMain } from '../stack/process/script';
 
 const TIMELINE = path.join(__dirname, 'temporal-web-ui-mailing.png');
 const SUMMARY = path.join(__dirname, 'temporal-web-ui-mailing-summary.png');

@@ -5,18 +5,17 @@ import { API_NODE_FLAGS } from '../api/node-flags';
 import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 import { migrateLatest } from '../storage/migrate';
 import { ensureAdminBuilt } from './admin-build';
-import { startDevSignIn } from './dev-sign-in';
 import { startFakeProvider } from './fake-provider';
 import { startMailSink } from './mail-sink';
-import { startNodePart } from './node-part';
-import type { Parts } from './parts';
-import { DATABASE_NAME, startEmbeddedPostgres } from './postgres';
+import { waitUntilReady } from './process/managed-process';
+import { startNodePart, type Parts } from './process/parts';
+import { tcpProbe } from './process/ports';
+import type { StopSignals } from './process/script';
+import { DATABASE_NAME, startEmbeddedPostgres } from './postgres/server';
 import { repoRoot } from './repo-root';
-import type { StopSignals } from './stop-signals';
-import { tcpProbe } from './tcp-probe';
-import { temporalCliPath } from './temporal-cli';
-import { startTemporalDevServer } from './temporal-server';
-import { waitUntilReady } from './wait-until-ready';
+import { startDevSignIn } from './sign-in/dev-sign-in';
+import { startTemporalDevServer } from './temporal/dev-server';
+import { temporalCliPath } from './temporal/cli';
 
 const FAKE_PROVIDER_TOKEN = 'fake-token';
 /** Who gets the daily statistics e-mail under `npm start` when STATS_EMAIL_TO is unset: it lands in the sink anyway. */

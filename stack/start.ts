@@ -1,9 +1,8 @@
 import { loadConfig } from '../config';
 import { createLogger } from '../config/logger';
-import { Parts } from './parts';
+import { Parts } from './process/parts';
+import { listenForStopSignals, runMain, StopRequested } from './process/script';
 import { startAll } from './start-all';
-import { listenForStopSignals, StopRequested } from './stop-signals';
-import { runMain } from './run-main';
 
 /**
  * `npm start`. Runs until Ctrl-C / SIGTERM (exit 0) or until any part dies on its own (exit 1);

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { CheckResult } from '../stack/deploy-check';
-import { PROMTOOL, systemProgram } from '../stack/debian-packages';
-import { checkAlertMetricNames, checkAlertRules, checkDashboard, checkScrapeConfig, testAlertRules } from '../stack/metrics-check';
+import type { CheckResult } from '../stack/deploy/check';
+import { PROMTOOL, systemProgram } from '../stack/tools/system-programs';
+import { checkAlertMetricNames, checkAlertRules, checkDashboard, checkScrapeConfig, testAlertRules } from '../stack/deploy/metrics-check';
 
 const ROOT = path.resolve(__dirname, '..');
 const PROMETHEUS_DIR = path.join(ROOT, 'deploy', 'prometheus');

@@ -16,16 +16,16 @@ import {
   OVERLAYS,
   validateManifests,
   type CheckResult,
-} from '../stack/deploy-check';
-import { deployTools, type DeployToolPaths } from '../stack/deploy-tools';
-import { freePort } from '../stack/free-port';
+} from '../stack/deploy/check';
+import { deployTools, type DeployToolPaths } from '../stack/deploy/tools';
+import { freePort } from '../stack/process/ports';
 import { testStack } from './support/stack';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..');
 
 /**
- * The deployment files, checked by the real tools offline (stack/deploy-check.ts, `npm run
+ * The deployment files, checked by the real tools offline (stack/deploy/check.ts, `npm run
  * check:deploy`): each check passes on the file in the repository and fails on a copy broken on
  * purpose, so none of them can pass by not looking. Then the image's build, done as the Dockerfile
  * does it but without Docker: the build context .dockerignore leaves, `npm run build` in it, production

@@ -11,7 +11,7 @@ import { createStatsMailer, type StatsMailer } from '../../activities/stats-mail
 import { createLogger } from '../../config/logger';
 import { connectDatabase, type Database } from '../../storage/database';
 import { closePending, recordOutcomes } from '../../storage/messages';
-import { freePort } from '../../stack/free-port';
+import { freePort } from '../../stack/process/ports';
 import { startMailSink, type MailSink } from '../../stack/mail-sink';
 import { insertClients, insertMailing, insertMessages } from './fixtures';
 

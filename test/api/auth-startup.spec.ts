@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { authOptions } from '../../api/auth/options';
 import { ConfigError, loadConfig } from '../../config';
-import { freePort } from '../../stack/free-port';
+import { freePort } from '../../stack/process/ports';
 import { repoRoot } from '../../stack/repo-root';
 import { createOwnDatabase, type OwnDatabase } from '../support/own-database';
 import { testStack } from '../support/stack';

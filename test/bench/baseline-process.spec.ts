@@ -4,7 +4,7 @@ import { buildMeasuredProcesses } from '../../bench/build';
 import { startBaselineProcess } from '../../bench/stack';
 import { createLogger } from '../../config/logger';
 import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
-import { Parts } from '../../stack/parts';
+import { Parts } from '../../stack/process/parts';
 import { createOwnDatabase, type OwnDatabase } from '../support/own-database';
 
 const CLIENTS = 300;

@@ -9,7 +9,7 @@ import { useSignInApi } from '../support/sign-in';
 import { startWorker, type RunningWorker } from '../support/worker';
 
 /**
- * Signing in to the console through the development identity provider (stack/dev-identity-provider.ts)
+ * Signing in to the console through the development identity provider (stack/sign-in/dev-identity-provider.ts)
  * in a real browser: the API and the provider are two sites, as in production.
  */
 describe('admin console sign-in in Chromium', function () {

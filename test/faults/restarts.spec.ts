@@ -9,13 +9,13 @@ import { loadConfig, sendLimits } from '../../config';
 import { createLogger } from '../../config/logger';
 import { createMailingService } from '../../domain/mailings';
 import { FakeProvider, startFakeProvider } from '../../stack/fake-provider';
-import { RunningPostgres, startEmbeddedPostgres } from '../../stack/postgres';
-import { temporalCliPath } from '../../stack/temporal-cli';
-import { RunningTemporal, startTemporalDevServer } from '../../stack/temporal-server';
+import { RunningPostgres, startEmbeddedPostgres } from '../../stack/postgres/server';
+import { temporalCliPath } from '../../stack/temporal/cli';
+import { RunningTemporal, startTemporalDevServer } from '../../stack/temporal/dev-server';
 import { connectDatabase, Database } from '../../storage/database';
 import { migrateLatest } from '../../storage/migrate';
 import { eventually } from '../support/eventually';
-import { freePort } from '../../stack/free-port';
+import { freePort } from '../../stack/process/ports';
 import { WorkerProcess } from '../support/worker-process';
 import { audit, messagesOf, SECOND } from './support';
 

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { specPath } from '../../api/contract';
 import { repoRoot } from '../../stack/repo-root';
-import { schemathesisPath } from '../../stack/venv';
+import { schemathesisPath } from '../../stack/tools/venv';
 import { useApi } from '../support/api';
 
 const RUN_TIMEOUT_MS = 4 * 60_000;

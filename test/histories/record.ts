@@ -17,14 +17,14 @@ import { startFakeProvider } from '../../stack/fake-provider';
 import { createMailingService } from '../../domain/mailings';
 import { loadConfig } from '../../config';
 import { createLogger } from '../../config/logger';
-import { temporalCliPath } from '../../stack/temporal-cli';
+import { temporalCliPath } from '../../stack/temporal/cli';
 import { connectDatabase } from '../../storage/database';
 import { eventually } from '../support/eventually';
 import { createStatsMailer } from '../../activities/stats-mailer';
 import { startMailSink } from '../../stack/mail-sink';
 import { ensureDailyStatsSchedule } from '../../worker/daily-stats-schedule';
 import { DAILY_STATS_SCHEDULE_ID } from '../../workflows/daily-stats';
-import { runMain } from '../../stack/run-main';
+import { runMain } from '../../stack/process/script';
 
 const out = path.join(__dirname);
 const prefix = process.argv[2];

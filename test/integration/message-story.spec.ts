@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { loadConfig } from '../../config';
-import { temporalCliPath } from '../../stack/temporal-cli';
+import { temporalCliPath } from '../../stack/temporal/cli';
 import { FakeProvider, startFakeProvider } from '../../stack/fake-provider';
 import { uniqueTag, useApi } from '../support/api';
 import { eventually } from '../support/eventually';

@@ -5,7 +5,7 @@ import { apiMetrics, collectApiMetrics } from '../../api/metrics';
 import { createLogger } from '../../config/logger';
 import { serveMetrics, type MetricsServer } from '../../config/metrics-server';
 import { startFakeProvider, type FakeProvider, type Outcome } from '../../stack/fake-provider';
-import { freePort } from '../../stack/free-port';
+import { freePort } from '../../stack/process/ports';
 import { countByStatus } from '../../storage/mailing-lifecycle';
 import { pendingTotal } from '../../storage/messages';
 import { isoIn, randomPhone, uniqueTag, useApi } from '../support/api';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { FakeProvider, startFakeProvider } from '../../stack/fake-provider';
-import { freePort } from '../../stack/free-port';
+import { freePort } from '../../stack/process/ports';
 import { uniqueTag, useApi } from '../support/api';
 import { WorkerProcess } from '../support/worker-process';
 import { seedAudience, settled } from '../faults/support';

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ensureAdminBuilt } from '../../stack/admin-build';
-import { CHROMIUM, systemProgram } from '../../stack/debian-packages';
+import { CHROMIUM, systemProgram } from '../../stack/tools/system-programs';
 
 /** Where every browser test leaves its screenshot (gitignored): test/browser/screenshots/<test>.png. */
 export const SCREENSHOTS = path.join(__dirname, '..', 'browser', 'screenshots');

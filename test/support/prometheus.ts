@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { createLogger } from '../../config/logger';
-import { PROMETHEUS, systemProgram } from '../../stack/debian-packages';
-import { freePort } from '../../stack/free-port';
-import { spawnManaged } from '../../stack/managed-process';
+import { PROMETHEUS, systemProgram } from '../../stack/tools/system-programs';
+import { freePort } from '../../stack/process/ports';
+import { spawnManaged } from '../../stack/process/managed-process';
 import { eventually } from './eventually';
 
 export interface RunningPrometheus {

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { Model } from 'objection';
 import type { MailingService } from '../../domain/mailings';
 import type { Role } from '../../domain/roles';
-import { startDevIdentityProvider, type DevIdentityProvider } from '../../stack/dev-identity-provider';
-import { freePort } from '../../stack/free-port';
+import { startDevIdentityProvider, type DevIdentityProvider } from '../../stack/sign-in/dev-identity-provider';
+import { freePort } from '../../stack/process/ports';
 import { startApi, type Api, type ApiOptions, type RunningApi } from './api';
 
 /**
  * The API with OpenID Connect sign-in against the development identity provider
- * (stack/dev-identity-provider.ts), both in-process on free ports. Browsers reach the API at
+ * (stack/sign-in/dev-identity-provider.ts), both in-process on free ports. Browsers reach the API at
  * `publicUrl` (http://localhost:PORT) and the provider at `idp.issuer` (http://127.0.0.1:PORT): two
  * sites, as in production. For browser tests: open `${publicUrl}/admin/`, sign in with
  * `idp.users.operator` or `idp.users.viewer` on the provider's form (fields `login`, `password`).

@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../config';
 import { createLogger, type Logger } from '../../config/logger';
-import { startEmbeddedPostgres } from '../../stack/postgres';
-import { temporalCliPath } from '../../stack/temporal-cli';
-import { startTemporalDevServer } from '../../stack/temporal-server';
+import { startEmbeddedPostgres } from '../../stack/postgres/server';
+import { temporalCliPath } from '../../stack/temporal/cli';
+import { startTemporalDevServer } from '../../stack/temporal/dev-server';
 import { migrateLatest } from '../../storage/migrate';
-import { freePort } from '../../stack/free-port';
+import { freePort } from '../../stack/process/ports';
 
 export interface TestStack {
   databaseUrl: string;

@@ -1,6 +1,6 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfig } from '../../config';
-import { temporalTestServerPath } from '../../stack/temporal-cli';
+import { temporalTestServerPath } from '../../stack/temporal/cli';
 
 /**
  * The SDK (1.24) waits a fixed 5 s for the test server's port, with no option to change it. The

@@ -1,8 +1,10 @@
+/** Child processes of the stack: spawned to die with us, stopped on request, waited for until ready. */
 import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { Logger } from '../config/logger';
-import { killWithParent } from './orphan-guard';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../config/logger';
 
 export interface ExitStatus {
   code: number | null;
@@ -106,4 +108,63 @@ function sendSignal(pid: number, sig: NodeJS.Signals): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
   }
+}
+
+const POLL_MS = 250;
+
+/**
+ * Polls `probe` until it resolves. Fails early, with the process's last output, if the process
+ * exits first; fails after `timeoutMs` with the probe's last error.
+ */
+export async function waitUntilReady(process: ManagedProcess, probe: () => Promise<void>, timeoutMs: number): Promise<void> {
+  let exited = false;
+  void process.exited.then(() => (exited = true));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited) throw new Error(`${process.name} exited during startup:\n${process.recentOutput()}`);
+    try {
+      return await probe();
+    } catch (error) {
+      if (Date.now() > deadline) {
+        throw new Error(`${process.name} not ready after ${timeoutMs} ms (${(error as Error).message}):\n${process.recentOutput()}`);
+      }
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+/**
+ * Reads its stdin until EOF, which comes when our end of the pipe closes: when this process exits
+ * for any reason, SIGKILL included. Then it signals the child, gives it the grace period (in
+ * seconds) to exit, and kills the child's whole process group.
+ */
+const WATCHDOG = [
+  'while read -r _; do :; done',
+  'kill -s "$1" "$2" 2>/dev/null',
+  'i=0; while [ "$i" -lt "$3" ] && kill -0 "$2" 2>/dev/null; do sleep 1; i=$((i + 1)); done',
+  'kill -s KILL -- "-$2" 2>/dev/null',
+].join('\n');
+
+/**
+ * Linux lets a child outlive its parent, so a crashed or SIGKILLed `npm start` / test run would
+ * leave servers holding ports and data dirs. A tiny detached `sh` watchdog kills the child (a
+ * process-group leader) once we are gone. `release()` once the child has exited on its own.
+ */
+export function killWithParent(pid: number, signal: NodeJS.Signals, graceMs: number): { release(): void } {
+  const watchdog = spawn('sh', ['-c', WATCHDOG, 'orphan-guard', signal.replace(/^SIG/, ''), String(pid), String(Math.ceil(graceMs / 1000))], {
+    // Own session: a terminal's Ctrl-C must not kill the watchdog before it is needed.
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  // Neither the watchdog nor its pipe may keep our event loop alive.
+  watchdog.unref();
+  (watchdog.stdin as Socket).unref();
+  watchdog.on('error', () => undefined);
+  return {
+    release() {
+      // SIGKILL first: closing the pipe while it lives would make it fire.
+      watchdog.once('exit', () => watchdog.stdin?.destroy());
+      watchdog.kill('SIGKILL');
+    },
+  };
 }

@@ -1,4 +1,5 @@
-import type { Logger } from '../config/logger';
+/** How a script of the stack runs: its exit code, and Ctrl-C / SIGTERM / SIGHUP as one request to stop. */
+import type { Logger } from '../../config/logger';
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
@@ -36,4 +37,19 @@ export function listenForStopSignals(logger: Logger): StopSignals {
       if (requested) throw new StopRequested(`stop requested (${requested})`);
     },
   };
+}
+
+/**
+ * Runs a script's `main` and exits with the code it returns (0 for none), or with 1 after printing what
+ * it threw (before any logger exists, e.g. an invalid configuration). The exit is explicit: client
+ * connections and timers must not keep a finished script alive.
+ */
+export function runMain(main: () => Promise<number | void>): void {
+  main().then(
+    (code) => process.exit(code ?? 0),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
 }

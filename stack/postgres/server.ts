@@ -1,11 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import type { Logger } from '../config/logger';
-import { spawnManaged, type ExitStatus } from './managed-process';
-import { hasCluster, initCluster, POSTGRES_PASSWORD, POSTGRES_USER, postgresBinary } from './postgres-cluster';
-import { assertReachable, postgresOsUser } from './postgres-os-user';
-import { waitUntilReady } from './wait-until-ready';
+import type { Logger } from '../../config/logger';
+import { spawnManaged, waitUntilReady, type ExitStatus } from '../process/managed-process';
+import { assertReachable, hasCluster, initCluster, POSTGRES_PASSWORD, POSTGRES_USER, postgresBinary, postgresOsUser } from './cluster';
 
 export const DATABASE_NAME = 'mailings';
 const STARTUP_TIMEOUT_MS = 60_000;

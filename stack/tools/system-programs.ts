@@ -1,9 +1,29 @@
+/** Programs of the operating system: found as `which` finds them, or installed from Debian when missing. */
 import { execFile } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
-import { findOnPath, isExecutable } from './find-executable';
 
 const run = promisify(execFile);
 const INSTALL_TIMEOUT_MS = 15 * 60_000;
+
+export function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The first executable called `name` on PATH, as `which` finds it. */
+export function findOnPath(name: string, searchPath = process.env.PATH ?? ''): string | undefined {
+  return searchPath
+    .split(path.delimiter)
+    .filter(Boolean)
+    .map((dir) => path.join(dir, name))
+    .find(isExecutable);
+}
 
 /** A program the tests need from the operating system, and the Debian packages that bring it. */
 export interface SystemProgram {

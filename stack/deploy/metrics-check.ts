@@ -5,9 +5,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Histogram } from 'prom-client';
 import { parse, stringify } from 'yaml';
-import { workerMetrics } from '../activities/metrics';
-import { apiMetrics } from '../api/metrics';
-import type { CheckResult } from './deploy-check';
+import { workerMetrics } from '../../activities/metrics';
+import { apiMetrics } from '../../api/metrics';
+import type { CheckResult } from './check';
 
 const run = promisify(execFile);
 

@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
-import { configKeys, secretKeys } from '../config';
-import { PROMTOOL, systemProgram } from './debian-packages';
-import { deployTools, type DeployToolPaths } from './deploy-tools';
+import { configKeys, secretKeys } from '../../config';
+import { repoRoot } from '../repo-root';
+import { PROMTOOL, systemProgram } from '../tools/system-programs';
 import { checkMonitoringFiles } from './metrics-check';
-import { repoRoot } from './repo-root';
+import { deployTools, type DeployToolPaths } from './tools';
 
 const run = promisify(execFile);
 
@@ -18,7 +18,7 @@ const run = promisify(execFile);
  * the Kustomize overlays built by kustomize and checked strictly against the Kubernetes schemas of
  * kubernetes-validate, .gitlab-ci.yml against GitLab's CI schema, and the settings the compose file
  * and the manifests set against config/index.ts, and the monitoring files by promtool
- * (stack/metrics-check.ts). Where the machine allows it, every tool runs in a
+ * (stack/deploy/metrics-check.ts). Where the machine allows it, every tool runs in a
  * network namespace of its own with no network at all, which proves it downloads nothing.
  */
 

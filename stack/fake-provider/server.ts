@@ -1,7 +1,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Ajv from 'ajv';
-import { createLogger, type Logger } from '../config/logger';
+import { createLogger, type Logger } from '../../config/logger';
+import { bandsOf, checkFaults, mulberry32, type Faults, type Outcome } from './faults';
+import { Journal, type ReceivedRequest } from './journal';
 
 /**
  * A fake of the SMS provider (`POST {url}/send/{msgId}`), for `npm start` without a real token, tests
@@ -9,48 +10,6 @@ import { createLogger, type Logger } from '../config/logger';
  * shares, settable in-process (`setFaults`) or over HTTP (`/control/...`). Plain `node:http`: the same
  * handler on Koa measured ~2.5x slower, and Koa buys nothing here.
  */
-
-/** What the fake answered; a request that got a fault still counts as received. */
-export const OUTCOMES = ['ok', 'hang', 'reset', '5xx', '4xx', '429', 'malformed', 'wrong-shape', 'code'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
-
-export interface ReceivedRequest {
-  msgId: number;
-  phone: number;
-  text: string;
-  /** When the request was received, ms since the epoch. */
-  at: number;
-  outcome: Outcome;
-}
-
-/** Each `…Rate` is a share (0..1) of requests; the shares must add up to at most 1. */
-export interface Faults {
-  /** Delay before answering: fixed, or drawn uniformly from [min, max]. */
-  latencyMs?: number | { min: number; max: number };
-  /** Never answered; the socket stays open until the client gives up. */
-  hangRate?: number;
-  /** Headers and part of the body are written, then the connection is destroyed. */
-  resetRate?: number;
-  errorRate?: number;
-  /** Default: a 500 / 502 / 503 mix. */
-  errorStatus?: number;
-  clientErrorRate?: number;
-  /** Default: a 400 / 401 / 403 / 422 mix. */
-  clientErrorStatus?: number;
-  /** 429 with `Retry-After: retryAfterSec` (default 1). */
-  rateLimit?: { rate: number; retryAfterSec?: number };
-  /** 200 with a body that is not JSON. */
-  malformedRate?: number;
-  /** 200 with JSON that is not `{code, message}`. */
-  wrongShapeRate?: number;
-  /** 200 with `{"code": 1, …}`. */
-  nonZeroCodeRate?: number;
-  /**
-   * The listening port is closed (ECONNREFUSED) and open connections dropped until this time, ms
-   * since the epoch. The control endpoint shares the port, so it is down too.
-   */
-  outage?: { untilMs: number };
-}
 
 export interface FakeProviderOptions {
   /** 0 picks a free port. */
@@ -290,139 +249,4 @@ function parseMessage(raw: string): { id: number; phone: number; text: string } 
   if (!Number.isSafeInteger(body.phone) || body.phone < 7e10 || body.phone >= 8e10) return 'phone must be an integer 7XXXXXXXXXX';
   if (typeof body.text !== 'string') return 'text must be a string';
   return body;
-}
-
-const rate = { type: 'number', minimum: 0, maximum: 1 };
-const validateFaults = new Ajv({ allErrors: true }).compile({
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    latencyMs: {
-      oneOf: [
-        { type: 'number', minimum: 0 },
-        {
-          type: 'object',
-          additionalProperties: false,
-          required: ['min', 'max'],
-          properties: { min: { type: 'number', minimum: 0 }, max: { type: 'number', minimum: 0 } },
-        },
-      ],
-    },
-    hangRate: rate,
-    resetRate: rate,
-    errorRate: rate,
-    errorStatus: { type: 'integer', minimum: 500, maximum: 599 },
-    clientErrorRate: rate,
-    clientErrorStatus: { type: 'integer', minimum: 400, maximum: 499 },
-    rateLimit: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['rate'],
-      properties: { rate, retryAfterSec: { type: 'integer', minimum: 0 } },
-    },
-    malformedRate: rate,
-    wrongShapeRate: rate,
-    nonZeroCodeRate: rate,
-    outage: { type: 'object', additionalProperties: false, required: ['untilMs'], properties: { untilMs: { type: 'number' } } },
-  },
-});
-
-function checkFaults(input: unknown): Faults {
-  if (!validateFaults(input)) {
-    throw new RangeError(`invalid faults: ${validateFaults.errors!.map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`).join('; ')}`);
-  }
-  const faults = input as Faults;
-  const latency = faults.latencyMs;
-  if (typeof latency === 'object' && latency.min > latency.max) throw new RangeError('invalid faults: latencyMs.min exceeds max');
-  // A small tolerance so shares like 0.1 + 0.2 + 0.7 are accepted.
-  if (bandsOf(faults).reduce((sum, [, r]) => sum + r, 0) > 1 + 1e-9) throw new RangeError('invalid faults: rates add up to more than 1');
-  return faults;
-}
-
-/** One share of the [0, 1) draw per fault; whatever is left over is answered 'ok'. */
-function bandsOf(f: Faults): [Outcome, number][] {
-  const rates: [Outcome, number | undefined][] = [
-    ['hang', f.hangRate],
-    ['reset', f.resetRate],
-    ['5xx', f.errorRate],
-    ['4xx', f.clientErrorRate],
-    ['429', f.rateLimit?.rate],
-    ['malformed', f.malformedRate],
-    ['wrong-shape', f.wrongShapeRate],
-    ['code', f.nonZeroCodeRate],
-  ];
-  return rates.filter((band): band is [Outcome, number] => (band[1] ?? 0) > 0);
-}
-
-/** Small seedable PRNG (mulberry32), uniform in [0, 1). */
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * The record, kept in columns: ~30 bytes a request plus one copy of each distinct text (a mailing
- * sends one text to many phones), so 100k+ requests stay cheap.
- */
-class Journal {
-  length = 0;
-  private numbers = new Float64Array(3 * 1024); // msgId, phone, at
-  private textIds = new Uint32Array(1024);
-  private outcomes = new Uint8Array(1024);
-  private texts: string[] = [];
-  private textIndex = new Map<string, number>();
-
-  add(msgId: number, phone: number, text: string, at: number, outcome: Outcome) {
-    if (this.length === this.outcomes.length) {
-      this.numbers = doubled(this.numbers);
-      this.textIds = doubled(this.textIds);
-      this.outcomes = doubled(this.outcomes);
-    }
-    let textId = this.textIndex.get(text);
-    if (textId === undefined) this.textIndex.set(text, (textId = this.texts.push(text) - 1));
-    const i = this.length++;
-    this.numbers[3 * i] = msgId;
-    this.numbers[3 * i + 1] = phone;
-    this.numbers[3 * i + 2] = at;
-    this.textIds[i] = textId;
-    this.outcomes[i] = OUTCOMES.indexOf(outcome);
-  }
-
-  entries(msgId?: number): ReceivedRequest[] {
-    const entries: ReceivedRequest[] = [];
-    for (let i = 0; i < this.length; i++) {
-      if (msgId !== undefined && this.numbers[3 * i] !== msgId) continue;
-      entries.push({
-        msgId: this.numbers[3 * i],
-        phone: this.numbers[3 * i + 1],
-        text: this.texts[this.textIds[i]],
-        at: this.numbers[3 * i + 2],
-        outcome: OUTCOMES[this.outcomes[i]],
-      });
-    }
-    return entries;
-  }
-
-  countsByMsgId() {
-    const counts = new Map<number, number>();
-    for (let i = 0; i < this.length; i++) counts.set(this.numbers[3 * i], (counts.get(this.numbers[3 * i]) ?? 0) + 1);
-    return counts;
-  }
-
-  byOutcome() {
-    const counts = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
-    for (let i = 0; i < this.length; i++) counts[OUTCOMES[this.outcomes[i]]]++;
-    return counts;
-  }
-}
-
-function doubled<A extends Float64Array | Uint32Array | Uint8Array>(array: A): A {
-  const grown = new (array.constructor as new (length: number) => A)(array.length * 2);
-  grown.set(array);
-  return grown;
 }

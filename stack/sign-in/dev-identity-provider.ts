@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type Koa from 'koa';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
-import { freePort } from './free-port';
+import { freePort } from '../process/ports';
 
 /**
  * A development OpenID Connect provider (`oidc-provider`, the certified implementation) for the local
