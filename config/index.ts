@@ -1,4 +1,5 @@
 import Ajv from 'ajv';
+import type { FromSchema } from 'json-schema-to-ts';
 
 /**
  * Every environment variable the service reads, with its default. This schema is the only place a
@@ -7,7 +8,7 @@ import Ajv from 'ajv';
 /** One e-mail address, loosely: the SMTP server decides; this catches typos such as a missing `@` or a stray space. */
 const ADDRESS = String.raw`\s*[^\s@,<>]+@[^\s@,<>]+\s*`;
 
-const schema = {
+const settings = {
   type: 'object',
   properties: {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8000 },
@@ -79,6 +80,12 @@ const schema = {
     PUBLIC_URL: { type: 'string', format: 'uri', pattern: '^https?://[^/]+$' },
     OIDC_DEV_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8020 },
   },
+  // Only the keys above are read from the environment.
+  additionalProperties: false,
+} as const;
+
+const schema = {
+  ...settings,
   // An mTLS client certificate comes with its key.
   dependencies: {
     TEMPORAL_TLS_CLIENT_CERT_PATH: ['TEMPORAL_TLS_CLIENT_KEY_PATH'],
@@ -88,65 +95,9 @@ const schema = {
   },
 } as const;
 
-export interface Config {
-  PORT: number;
-  HOST: string;
-  LOG_LEVEL: string;
-  MAX_BODY_BYTES: number;
-  IMPORT_MAX_BYTES: number;
-  API_METRICS_PORT: number;
-  METRICS_PORT: number;
-  SDK_METRICS_PORT: number;
-  DATABASE_URL?: string;
-  DATABASE_POOL_MAX: number;
-  DATA_DIR: string;
-  EMBEDDED_POSTGRES_PORT: number;
-  TEMPORAL_ADDRESS?: string;
-  TEMPORAL_NAMESPACE: string;
-  TEMPORAL_TASK_QUEUE: string;
-  TEMPORAL_API_KEY?: string;
-  TEMPORAL_TLS?: boolean;
-  TEMPORAL_TLS_CLIENT_CERT_PATH?: string;
-  TEMPORAL_TLS_CLIENT_KEY_PATH?: string;
-  TEMPORAL_TLS_SERVER_CA_CERT_PATH?: string;
-  TEMPORAL_TLS_SERVER_NAME?: string;
-  TEMPORAL_DEV_PORT: number;
-  TEMPORAL_UI_PORT: number;
-  TEMPORAL_CLI_PATH?: string;
-  TEMPORAL_TEST_SERVER_PATH?: string;
-  WORKFLOW_BUNDLE_PATH?: string;
-  WORKER_CACHED_WORKFLOWS: number;
-  SEND_API_URL: string;
-  SEND_API_TOKEN?: string;
-  SEND_TIMEOUT_MS: number;
-  SEND_CONCURRENCY: number;
-  SEND_RATE_LIMIT: number;
-  SEND_BATCH_SIZE: number;
-  SEND_PARALLEL_BATCHES: number;
-  SEND_RETRY_INITIAL_MS: number;
-  SEND_RETRY_MAX_MS: number;
-  SEND_OUTAGE_PAUSE_MS: number;
-  SEND_OUTAGE_PAUSE_MAX_MS: number;
-  SEND_OUTAGE_THRESHOLD: number;
-  MAILING_STOP_WAIT_MS: number;
-  FAKE_PROVIDER_PORT: number;
-  STATS_EMAIL_AT: string;
-  STATS_EMAIL_TZ: string;
-  STATS_EMAIL_TO?: string;
-  STATS_EMAIL_FROM: string;
-  SMTP_URL?: string;
-  AUTH_DISABLED: boolean;
-  OIDC_ISSUER?: string;
-  OIDC_CLIENT_ID?: string;
-  OIDC_CLIENT_SECRET?: string;
-  OIDC_AUDIENCE?: string;
-  OIDC_ROLE_CLAIM: string;
-  OIDC_OPERATOR_VALUES: string;
-  OIDC_VIEWER_VALUES: string;
-  SESSION_SECRET?: string;
-  PUBLIC_URL?: string;
-  OIDC_DEV_PORT: number;
-}
+/** The settings as loadConfig answers them: a key with a default is always there, the others may be absent. */
+type Settings = FromSchema<typeof settings>;
+export type Config = { [K in keyof Settings]: Settings[K] };
 
 /** Every setting's name (the deployment files are checked against them: test/deploy.spec.ts). */
 export const configKeys = Object.keys(schema.properties) as (keyof Config)[];
@@ -185,7 +136,7 @@ function isTimeZone(name: string): boolean {
 export function requireSetting<K extends keyof Config>(config: Config, key: K): NonNullable<Config[K]> {
   const value = config[key];
   if (value === undefined) throw new ConfigError(`${key} must be set`);
-  return value as NonNullable<Config[K]>;
+  return value!;
 }
 
 /** The sending limits a mailing workflow is started with (workflows get configuration as arguments). */
