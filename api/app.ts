@@ -6,7 +6,7 @@ import type OpenAPIBackend from 'openapi-backend';
 import type { Logger } from '../config/logger';
 import { adminUi } from './admin-ui';
 import { createAuth, type AuthOptions } from './auth';
-import { loadContract } from './contract';
+import { loadContract, openPaths, pathTemplates, withTrailingSlash } from './contract';
 import { docs } from './docs';
 import { operations, Services } from './handlers';
 import { tagWithIds, withLogIds } from './log-ids';
@@ -47,7 +47,7 @@ const hasBody = (ctx: Koa.Context) => ctx.request.length > 0 || ctx.get('transfe
  * A method the path does not declare is left to its 405, whatever body it carries.
  */
 const jsonOnly = (allowedMethods: (path: string) => string[] | undefined): Koa.Middleware => async (ctx, next) => {
-  if (ctx.state.bodyStream || allowedMethods(withTrailingSlash(ctx.path))?.includes(ctx.method) === false) return next();
+  if (ctx.state.bodyStream || allowedMethods(ctx.path)?.includes(ctx.method) === false) return next();
   if (hasBody(ctx) && !ctx.is('application/json')) {
     throw new Problem(415, 'Unsupported media type', `expected application/json, got ${ctx.get('content-type') || 'no content type'}`);
   }
@@ -102,30 +102,20 @@ function csvBodies(contract: OpenAPIBackend, limit: number): Koa.Middleware {
   };
 }
 
-/** The spec spells every path with a trailing slash; requests may omit it. */
-const withTrailingSlash = (path: string) => (path.endsWith('/') ? path : `${path}/`);
-
-/**
- * The methods the spec declares on the path a request addresses, or undefined for no such path.
- * A concrete path wins over a templated one, as OpenAPI requires (`/api/mailings/fullinfo/` is not a
- * mailing id).
- */
+/** The methods the spec declares on the path a request addresses, or undefined for no such path. */
 function methodsByPath(contract: OpenAPIBackend): (path: string) => string[] | undefined {
   const byPath = new Map<string, string[]>();
   for (const { path, method } of contract.getOperations()) {
     byPath.set(path, [...(byPath.get(path) ?? []), method.toUpperCase()]);
   }
-  const isTemplate = (path: string) => Number(path.includes('{'));
-  const paths = [...byPath.keys()]
-    .sort((a, b) => isTemplate(a) - isTemplate(b))
-    .map((path) => ({ pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`), methods: byPath.get(path)! }));
-  return (path) => paths.find(({ pattern }) => pattern.test(path))?.methods;
+  const templateOf = pathTemplates(contract);
+  return (path) => byPath.get(templateOf(path) ?? '');
 }
 
 export async function createApp({ logger, services, maxBodyBytes, auth, importMaxBytes = DEFAULT_IMPORT_MAX_BYTES }: AppOptions): Promise<Koa> {
   const contract = await loadContract();
   const app = new Koa();
-  const access = createAuth(app, auth, logger);
+  const access = createAuth(app, auth, openPaths(contract), logger);
   const allowedMethods = methodsByPath(contract);
   contract.register({
     ...withLogIds(operations(services)),
@@ -153,9 +143,10 @@ export async function createApp({ logger, services, maxBodyBytes, auth, importMa
   app.use(requestMetrics(contract));
   app.use(requestLog(logger));
   app.use(problems());
+  // The admin console's files, the spec and its docs are served to anyone (the console's API calls are not).
   app.use(adminUi());
-  for (const middleware of access.middleware) app.use(middleware);
   app.use(router.routes());
+  for (const middleware of access.middleware) app.use(middleware);
   app.use(csvBodies(contract, importMaxBytes));
   app.use(jsonOnly(allowedMethods));
   const parseJson = koaBody({ jsonLimit: maxBodyBytes, jsonStrict: true, urlencoded: false, text: false, multipart: false });

@@ -52,6 +52,33 @@ export async function loadContract(): Promise<OpenAPIBackend> {
   return contract;
 }
 
+/** The spec spells every path with a trailing slash; requests may omit it. */
+export const withTrailingSlash = (path: string) => (path.endsWith('/') ? path : `${path}/`);
+
+/**
+ * The spec's path (its template, `/api/mailings/{id}/`) that a request path addresses, or undefined.
+ * A concrete path wins over a templated one, as OpenAPI requires (`/api/mailings/fullinfo/` is not a
+ * mailing id).
+ */
+export function pathTemplates(contract: OpenAPIBackend): (path: string) => string | undefined {
+  const isTemplate = (path: string) => Number(path.includes('{'));
+  const templates = [...new Set(contract.getOperations().map((operation) => operation.path))]
+    .sort((a, b) => isTemplate(a) - isTemplate(b))
+    .map((template) => ({ template, pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`) }));
+  return (path) => {
+    const spelled = withTrailingSlash(path);
+    return templates.find(({ pattern }) => pattern.test(spelled))?.template;
+  };
+}
+
+/** The spec's paths whose every operation declares `security: []`: served to anyone. */
+export function openPaths(contract: OpenAPIBackend): (path: string) => boolean {
+  const secured = new Set(contract.getOperations().filter((operation) => !Array.isArray(operation.security) || operation.security.length > 0).map((operation) => operation.path));
+  const open = new Set(contract.getOperations().map((operation) => operation.path).filter((template) => !secured.has(template)));
+  const templateOf = pathTemplates(contract);
+  return (path) => open.has(templateOf(path) ?? '');
+}
+
 /** The formats openapi.yaml uses beyond JSON Schema's own. */
 function addApiFormats(ajv: Ajv): Ajv {
   addFormats(ajv);

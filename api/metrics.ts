@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import type OpenAPIBackend from 'openapi-backend';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { pathTemplates } from './contract';
 
 /** What the API exports, served by `serveMetrics` on API_METRICS_PORT (api/main.ts). */
 export const apiMetrics = new Registry();
@@ -14,18 +15,11 @@ const requestDuration = new Histogram({
 
 /**
  * The route a request took, as a template (`/api/mailings/{id}/`, `/docs/:file`), never the path
- * itself: ids in labels would make a series per mailing. A concrete path wins over a templated one, as
- * in routing; a path no route knows is `unmatched`.
+ * itself: ids in labels would make a series per mailing. A path no route knows is `unmatched`.
  */
 function routeTemplates(contract: OpenAPIBackend): (ctx: Koa.Context) => string {
-  const isTemplate = (path: string) => Number(path.includes('{'));
-  const paths = [...new Set(contract.getOperations().map((operation) => operation.path))]
-    .sort((a, b) => isTemplate(a) - isTemplate(b))
-    .map((path) => ({ path, pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`) }));
-  return (ctx) => {
-    const path = ctx.path.endsWith('/') ? ctx.path : `${ctx.path}/`;
-    return paths.find(({ pattern }) => pattern.test(path))?.path ?? (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-  };
+  const templateOf = pathTemplates(contract);
+  return (ctx) => templateOf(ctx.path) ?? (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
 }
 
 /** Times every request into `http_request_duration_seconds`; the outermost middleware, so it sees the final status. */

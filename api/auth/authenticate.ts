@@ -12,11 +12,6 @@ export interface Identifiers {
   session?: (ctx: Koa.Context) => Principal | undefined;
 }
 
-/** Served to anyone: probes, the contract and its docs, signing in and out, and the admin UI's files (its API calls are not). */
-const OPEN_PATHS = [/^\/healthz\/?$/, /^\/readyz\/?$/, /^\/openapi\.yaml$/, /^\/docs(\/|$)/, /^\/auth\/(login|callback|logout)\/?$/, /^\/admin(\/|$)/];
-
-const isOpenPath = (path: string) => OPEN_PATHS.some((open) => open.test(path));
-
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Who may call with AUTH_DISABLED: everyone, as an operator. */
@@ -25,9 +20,10 @@ const ANYONE: Principal = { name: 'anyone (AUTH_DISABLED)', role: 'operator', vi
 /**
  * Puts the caller on `ctx.state.principal` and lets through what its role allows: a viewer reads,
  * an operator does everything. An `Authorization` header, when present, decides alone (a bad one is
- * refused even with a good session cookie beside it).
+ * refused even with a good session cookie beside it). `isOpen` names the paths served to anyone
+ * (the spec's `security: []`: probes, signing in and out).
  */
-export function authenticate(options: AuthOptions, identifiers: Identifiers = {}): Koa.Middleware {
+export function authenticate(options: AuthOptions, isOpen: (path: string) => boolean, identifiers: Identifiers = {}): Koa.Middleware {
   async function callerOf(ctx: Koa.Context): Promise<Principal> {
     if (options.disabled) return ANYONE;
     const authorization = ctx.get('authorization');
@@ -52,7 +48,7 @@ export function authenticate(options: AuthOptions, identifiers: Identifiers = {}
   }
 
   return async (ctx, next) => {
-    if (isOpenPath(ctx.path)) return next();
+    if (isOpen(ctx.path)) return next();
     const caller = await callerOf(ctx);
     if (!READS.has(ctx.method) && caller.role !== 'operator') {
       throw forbidden(`${caller.name} is a ${caller.role}: a viewer may only read`);
