@@ -9,7 +9,8 @@ import { countOutageBackoff, countOutcome } from './metrics';
 import { OutcomeWriter } from './outcome-writer';
 import type { Provider } from './provider';
 import type { RateLimiter } from './rate-limit';
-import { BatchReport, SendBatch, SendingPolicy } from './send-batch';
+import { BatchReport, SendBatch } from './send-batch';
+import type { SendingPolicy } from './send-outcome';
 import { nextOpening } from './send-window';
 
 export type { BatchReport, SendingPolicy };

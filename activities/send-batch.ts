@@ -13,20 +13,8 @@ import { countClaimed, countLeasesLost, countOutcome } from './metrics';
 import type { BatchOutcomes, OutcomeWriter } from './outcome-writer';
 import type { Delivery, Provider } from './provider';
 import type { RateLimiter } from './rate-limit';
-import { nextOpening, type Opening, type SendWindow } from './send-window';
-
-export interface SendingPolicy {
-  /** Requests in flight at once on this worker, across all mailings. */
-  concurrency: number;
-  requestTimeoutMs: number;
-  /** Backoff of a message's retries: from `retryInitialMs`, doubling, never above `retryMaxMs`. */
-  retryInitialMs: number;
-  retryMaxMs: number;
-  /** Consecutive unreachable answers after which a batch stops and lets the workflow back off. */
-  outageThreshold: number;
-  /** How long a batch starts requests before it reports back: BATCH_TIME_LIMIT_MS unless set (tests shorten it). */
-  batchTimeLimitMs?: number;
-}
+import { toOutcome, type SendingPolicy } from './send-outcome';
+import { nextOpening, type Opening } from './send-window';
 
 export interface BatchReport {
   attempted: number;
@@ -76,38 +64,6 @@ const BATCH_TIME_LIMIT_MS = 60_000;
 
 /** A mailing row that does not exist cannot come back by retrying. */
 const mailingNotFound = (mailingId: number) => ApplicationFailure.nonRetryable(`mailing ${mailingId} does not exist`, 'MailingNotFound');
-
-/** Full jitter over an exponential backoff, so that retries of many messages spread out. */
-function backoffMs(policy: SendingPolicy, attempt: number): number {
-  const ceiling = Math.min(policy.retryMaxMs, policy.retryInitialMs * 2 ** Math.min(attempt - 1, 30));
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-/**
- * What to write for an answer. A retry is never due after the last moment a request may still start
- * (while an earlier attempt could succeed), nor outside the client's send window, and an unreachable
- * provider (the whole provider, not this message) neither counts as an attempt nor grows the
- * message's backoff.
- */
-function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delivery: Delivery, lastStartAt: number, window: SendWindow | null): SendOutcome {
-  switch (delivery.result) {
-    case 'sent':
-      return { id: message.id, status: 'sent', error: null, retryAt: null, attempted: true };
-    case 'failed':
-      return { id: message.id, status: 'failed', error: delivery.error, retryAt: null, attempted: true };
-    case 'retry': {
-      const now = Date.now();
-      const delay = delivery.unreachable ? policy.retryInitialMs : backoffMs(policy, message.attempts + 1);
-      const backoffUntil =
-        delivery.retryAfterMs !== undefined
-          ? now + delivery.retryAfterMs
-          : Math.max(now + Math.min(delay, policy.retryInitialMs), Math.min(now + delay, lastStartAt - policy.requestTimeoutMs));
-      // A retry that would fall outside the client's send window waits for its next opening.
-      const retryAt = window && message.timezone ? nextOpening(message.timezone, window, backoffUntil).at : backoffUntil;
-      return { id: message.id, status: 'pending', error: delivery.error, retryAt: new Date(retryAt), attempted: !delivery.unreachable };
-    }
-  }
-}
 
 /**
  * One run of the send activity: claims due messages of a mailing, sends them with at most

@@ -6,7 +6,7 @@ import { temporalConnectionOptions } from '../config/temporal';
 import { createMailingService } from '../domain/mailings';
 import { connectDatabase } from '../storage/database';
 import { countByStatus } from '../storage/mailing-lifecycle';
-import { pendingTotal } from '../storage/messages';
+import { pendingTotal } from '../storage/mailing-counts';
 import { createApp } from './app';
 import { authOptions } from './auth/options';
 import { requireWayIn } from './auth/way-in';

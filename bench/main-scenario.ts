@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as messages from '../storage/messages';
+import * as mailingCounts from '../storage/mailing-counts';
 import { mailingWorkflowId } from '../workflows/mailing';
 import {
   cpuRows,
@@ -264,10 +264,10 @@ async function baselineRun(ctx: BenchContext, n: number, index: number): Promise
 /** A run's figures from the database and the provider's record. */
 async function sentFigures(ctx: BenchContext, mailingId: number, n: number) {
   const { db, control, limits, config } = ctx;
-  const counts = (await messages.countsByMailing([mailingId])).get(mailingId)!;
+  const counts = (await mailingCounts.countsByMailing([mailingId])).get(mailingId)!;
   const counted: { status: string; count: string }[] = (await db.raw('SELECT status, count(*) FROM messages WHERE mailing_id = ? GROUP BY status', [mailingId])).rows;
   const countersRight = counted.every((row) => counts[row.status as keyof typeof counts] === Number(row.count)) && Object.values(counts).reduce((a, b) => a + b, 0) === n;
-  const { last_sent_at } = messages.toSendTimes((await messages.sendTimesQuery(mailingId, 0, 0)).rows[0]);
+  const { last_sent_at } = mailingCounts.toSendTimes((await mailingCounts.sendTimesQuery(mailingId, 0, 0)).rows[0]);
   const received = await control.summary();
   const lookups = Math.min(FIRST_ARRIVAL_LOOKUPS, Math.max(limits.parallelBatches * limits.batchSize, config.SEND_CONCURRENCY));
   const lowest: { id: string }[] = (await db.raw('SELECT id FROM messages WHERE mailing_id = ? ORDER BY id LIMIT ?', [mailingId, lookups])).rows;

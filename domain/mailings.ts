@@ -5,7 +5,7 @@ import { readMailingInfo, readMailingSummary } from '../storage/mailing-statisti
 import * as lifecycle from '../storage/mailing-lifecycle';
 import * as store from '../storage/mailings';
 import type { AudienceFilter, Mailing, MailingFields } from '../storage/mailings';
-import type { StatusCounts } from '../storage/messages';
+import type { StatusCounts } from '../storage/mailing-counts';
 import type { Page, PageRequest } from '../storage/page';
 import { MAILING_ID, mailingChanged, mailingWorkflow, mailingWorkflowId, pauseSending, SendLimits } from '../workflows/mailing';
 import type { components } from '../contract/schema';

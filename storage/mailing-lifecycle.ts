@@ -1,5 +1,6 @@
 import { retryOnConflict } from './database';
 import { mailingColumns, MailingRow, toMailing, type Mailing, type MailingFields } from './mailings';
+import { countsByMailing } from './mailing-counts';
 import * as messages from './messages';
 
 /**
@@ -111,7 +112,7 @@ export interface RunEnd {
 export async function finishRun(id: number, reachedEnd: boolean): Promise<RunEnd> {
   const expiredNow = reachedEnd ? await messages.closePending(id, 'expired', 'the mailing ended before the message could be sent') : 0;
   const ended = (status: LifecycleStatus, cancelled = 0): RunEnd => ({ status, expired: expiredNow, cancelled });
-  const { expired } = (await messages.countsByMailing([id])).get(id)!;
+  const { expired } = (await countsByMailing([id])).get(id)!;
   if (expired === 0 && (await transition(id, 'finish'))) return ended('finished');
   if ((reachedEnd || expired > 0) && (await transition(id, 'expire'))) return ended('expired');
   const row = await MailingRow.query().findById(id).select('status', 'deleted_at');

@@ -1,5 +1,6 @@
 import { MailingRow, mailingPage, mailingWithStart, toMailing, type Mailing, type MailingListFilter, type MailingRecord } from './mailings';
-import { messagePage, sendTimesQuery, statusCountsJson, toMessage, toSendTimes, toStatusCounts, totalCountsJson, type Message, type SendTimes, type StatusCounts } from './messages';
+import { sendTimesQuery, statusCountsJson, toSendTimes, toStatusCounts, totalCountsJson, type SendTimes, type StatusCounts } from './mailing-counts';
+import { messagePage, toMessage, type Message } from './messages';
 import { toPage, type Page, type PageRequest } from './page';
 
 /*

@@ -10,7 +10,7 @@ import { createLogger } from '../../config/logger';
 import { recordAudienceChunk } from '../../storage/audience';
 import { connectDatabase, type Database } from '../../storage/database';
 import * as lifecycle from '../../storage/mailing-lifecycle';
-import { countsByMailing } from '../../storage/messages';
+import { countsByMailing } from '../../storage/mailing-counts';
 import { eventually } from '../support/eventually';
 import { insertClients, insertMailing, mailingWithDueMessages, messageStates, uniqueTag } from './fixtures';
 

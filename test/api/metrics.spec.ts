@@ -4,7 +4,7 @@ import { apiMetrics, collectApiMetrics } from '../../api/metrics';
 import { createLogger } from '../../config/logger';
 import { serveMetrics, type MetricsServer } from '../../config/metrics-server';
 import { countByStatus } from '../../storage/mailing-lifecycle';
-import { pendingTotal } from '../../storage/messages';
+import { pendingTotal } from '../../storage/mailing-counts';
 import { mailingWithDueMessages } from '../activities/fixtures';
 import { useApi } from '../support/api';
 

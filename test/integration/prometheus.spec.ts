@@ -7,7 +7,7 @@ import { serveMetrics, type MetricsServer } from '../../config/metrics-server';
 import { startFakeProvider, type FakeProvider, type Outcome } from '../../stack/fake-provider';
 import { freePort } from '../../stack/process/ports';
 import { countByStatus } from '../../storage/mailing-lifecycle';
-import { pendingTotal } from '../../storage/messages';
+import { pendingTotal } from '../../storage/mailing-counts';
 import { isoIn, randomPhone, uniqueTag, useApi } from '../support/api';
 import { eventually } from '../support/eventually';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus';
