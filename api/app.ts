@@ -102,6 +102,15 @@ function csvBodies(contract: OpenAPIBackend, limit: number): Koa.Middleware {
   };
 }
 
+function isDecodable(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The methods the spec declares on the path a request addresses, or undefined for no such path. */
 function methodsByPath(contract: OpenAPIBackend): (path: string) => string[] | undefined {
   const byPath = new Map<string, string[]>();
@@ -129,6 +138,8 @@ export async function createApp({ logger, services, maxBodyBytes, auth, importMa
     },
     // Before openapi-backend routes: it would send `PUT /api/mailings/fullinfo/` to `/api/mailings/{id}/`.
     preRoutingHandler: (c, ctx: Koa.Context) => {
+      // The router decodes path parameters and would throw on a broken escape (`/api/messages/%/`).
+      if (!isDecodable(ctx.path)) throw new Problem(400, 'Invalid request', 'the path has a malformed percent-encoding', [{ field: 'path', message: 'has a malformed percent-encoding' }]);
       const allowed = allowedMethods(c.request.path);
       if (allowed && !allowed.includes(ctx.method)) {
         ctx.set('Allow', allowed.join(', ')); // RFC 9110 §15.5.6: a 405 lists what the resource does allow

@@ -51,6 +51,10 @@ function toProblem(error: unknown): Problem | undefined {
   if (error instanceof Problem) return error;
   if (error instanceof DomainError) return fromDomain(error);
   if (error instanceof DataError) return new Problem(400, 'Invalid request', 'a value cannot be stored as given', [{ field: 'body', message: 'a value cannot be stored as given' }]);
+  // zlib's errors: a body sent with a Content-Encoding it does not have.
+  if (/^Z_/.test((error as { code?: string })?.code ?? '')) {
+    return new Problem(400, 'Malformed request body', 'the body is not encoded as its Content-Encoding says', [{ field: 'body', message: 'is not encoded as its Content-Encoding says' }]);
+  }
   if (isConnectionError(error)) return new Problem(503, 'Service unavailable', 'the database is unreachable; retry later');
   if (isTransientConflict(error)) return new Problem(503, 'Service unavailable', 'the request conflicted with concurrent work; retry it');
   const status = (error as { status?: number; expose?: boolean })?.status;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { futureWindow, randomPhone, useApi } from '../support/api';
+import { assertProblem, futureWindow, randomPhone, useApi } from '../support/api';
 
 /**
  * No odd input makes the API fail: every one below is invalid and must be answered 4xx (the client's
@@ -136,4 +136,29 @@ describe('no server errors on odd input', () => {
       }
     });
   }
+});
+
+describe('no server errors on odd requests', () => {
+  const ctx = useApi();
+
+  for (const path of ['/api/messages/%/', '/api/clients/%E0%A4%A/', '/api/mailings/%zz/info/']) {
+    it(`answers 400 naming the path to ${path} (a malformed percent-encoding)`, async () => {
+      const res = await ctx.api.get(path);
+      assertProblem(res, 400);
+      assert.deepEqual(res.body.errors?.map((e: { field: string }) => e.field), ['path']);
+    });
+  }
+
+  it('answers 400 naming the path to a DELETE with a malformed percent-encoding, and deletes nothing', async () => {
+    const mailing = await ctx.api.createMailing();
+    const res = await ctx.api.request('DELETE', `/api/mailings/${mailing.id}%/`);
+    assertProblem(res, 400);
+    assert.equal((await ctx.api.get(`/api/mailings/${mailing.id}/`)).status, 200);
+  });
+
+  it('answers 400 naming the body to a body that says it is gzip and is not', async () => {
+    const res = await ctx.api.request('POST', '/api/mailings/preview/', { raw: '{"filter": {}}', headers: { ...JSON_HEADERS, 'content-encoding': 'gzip' } });
+    assertProblem(res, 400);
+    assert.deepEqual(res.body.errors?.map((e: { field: string }) => e.field), ['body']);
+  });
 });
