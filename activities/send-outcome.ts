@@ -22,6 +22,18 @@ function backoffMs(policy: SendingPolicy, attempt: number): number {
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
+// Retry-After counts in seconds: the shortest wait it can mean besides none.
+const MIN_RETRY_AFTER_MS = 1_000;
+
+/**
+ * The provider's `Retry-After`, within bounds: never sooner than a second (a 0, or a date past, would
+ * have the mailing's lanes ask again at once, request after request) and never later than the last
+ * moment a request may start (later is never; a time years ahead is not even storable).
+ */
+function retryAfterUntil(now: number, retryAfterMs: number, lastStartAt: number): number {
+  return Math.max(now + MIN_RETRY_AFTER_MS, Math.min(now + retryAfterMs, lastStartAt));
+}
+
 /**
  * What to write for an answer. A retry is never due after the last moment a request may still start
  * (while an earlier attempt could succeed), nor outside the client's send window, and an unreachable
@@ -39,7 +51,7 @@ export function toOutcome(policy: SendingPolicy, message: ClaimedMessage, delive
       const delay = delivery.unreachable ? policy.retryInitialMs : backoffMs(policy, message.attempts + 1);
       const backoffUntil =
         delivery.retryAfterMs !== undefined
-          ? now + delivery.retryAfterMs
+          ? retryAfterUntil(now, delivery.retryAfterMs, lastStartAt)
           : Math.max(now + Math.min(delay, policy.retryInitialMs), Math.min(now + delay, lastStartAt - policy.requestTimeoutMs));
       // A retry that would fall outside the client's send window waits for its next opening.
       const retryAt = window && message.timezone ? nextOpening(message.timezone, window, backoffUntil).at : backoffUntil;

@@ -129,6 +129,9 @@ function storableText(text: string | null): string | null {
   return clean.length > MAX_ERROR_LENGTH ? `${clean.slice(0, MAX_ERROR_LENGTH - 1)}…` : clean;
 }
 
+/** A retry time that is no time at all (an Invalid Date) is not stored: the message stays due as it was. */
+const storableTime = (time: Date | null) => (time && Number.isNaN(time.getTime()) ? null : time);
+
 /** An outcome, with the claim it was sent under. */
 export interface ClaimOutcome {
   token: string;
@@ -163,7 +166,7 @@ async function writeOutcomes(entries: ClaimOutcome[]): Promise<Set<number>> {
         tokens: sorted.map((e) => e.token),
         statuses: sorted.map((e) => e.outcome.status),
         errors: sorted.map((e) => storableText(e.outcome.error)),
-        retryAts: sorted.map((e) => e.outcome.retryAt),
+        retryAts: sorted.map((e) => storableTime(e.outcome.retryAt)),
         attempted: sorted.map((e) => e.outcome.attempted),
       },
     ),
@@ -178,7 +181,8 @@ const isDataError = (error: unknown) => /^22/.test((error as { code?: string })?
  * messages their claim still holds are written: a late answer of a claim whose lease ran out (or whose
  * message was expired or cancelled meanwhile) changes nothing. One outcome the database refuses never
  * holds back the others: they are then written one by one, and the refused one without its error
- * text. Answers the ids of the messages written.
+ * text and retry time (an outcome that could never be written would fail every batch of the worker,
+ * whose answers would be lost and their messages sent again). Answers the ids of the messages written.
  */
 export async function recordClaimOutcomes(entries: ClaimOutcome[]): Promise<Set<number>> {
   if (entries.length === 0) return new Set();
@@ -190,7 +194,8 @@ export async function recordClaimOutcomes(entries: ClaimOutcome[]): Promise<Set<
     for (const entry of entries) {
       const one = await writeOutcomes([entry]).catch((single) => {
         if (!isDataError(single)) throw single;
-        return writeOutcomes([{ ...entry, outcome: { ...entry.outcome, error: 'the provider answer could not be stored' } }]);
+        // Neither its text nor its retry time is kept: the message stays due as it was.
+        return writeOutcomes([{ ...entry, outcome: { ...entry.outcome, error: 'the provider answer could not be stored', retryAt: null } }]);
       });
       for (const id of one) written.add(id);
     }

@@ -433,6 +433,24 @@ describe('sendBatch activity', function () {
       assert.deepEqual([first.status, first.last_error, second.status], ['failed', 'refused (400): badbody', 'sent']);
     });
 
+    it('stores an outcome whose retry time is no time (an Invalid Date) as due as it was, and the other outcomes of the same write too', async () => {
+      const { mailingId, messageIds: [a, b, c] } = await mailingWithDueMessages(db, 3);
+      const claim = await claimDue(mailingId, 10, 60 * SECOND);
+      const [dueBefore] = (await messageStates(db, mailingId)).slice(1).map((m) => m.due_at.getTime());
+      const notWritten = await recordOutcomes(claim.token, [
+        outcome(a),
+        outcome(b, { status: 'pending', error: 'provider rate limit (429)', retryAt: new Date(Date.now() + 1e16) }),
+        outcome(c),
+      ]);
+      assert.equal(notWritten, 0, 'every outcome found its claim');
+      const states = await messageStates(db, mailingId);
+      assert.deepEqual(
+        states.map((m) => [m.status, m.lease_until]),
+        [['sent', null], ['pending', null], ['sent', null]],
+      );
+      assert.deepEqual([states[1].last_error, states[1].due_at.getTime()], ['provider rate limit (429)', dueBefore]);
+    });
+
     it('bounds the stored provider text', async () => {
       const { mailingId, messageIds: [id] } = await mailingWithDueMessages(db, 1);
       const claim = await claimDue(mailingId, 10, 60 * SECOND);
