@@ -223,9 +223,13 @@ export class SendBatch {
     return true;
   }
 
-  /** A message whose client the filter no longer matches (an edit left it out) is cancelled, with no request. */
+  /**
+   * A message whose client the filter no longer matches (an edit left it out) is cancelled, with no
+   * request, unless the filter has changed again since the batch began: the batch then stops, and the
+   * next claims with the new one.
+   */
   private cancelLeftOut(message: ClaimedMessage): boolean {
-    if (!message.leftOut) return false;
+    if (!message.leftOut || this.filter !== this.initialFilter) return false;
     const outcome: SendOutcome = { id: message.id, status: 'cancelled', error: messages.LEFT_OUT, retryAt: null, attempted: false };
     this.deps.outcomes.add(this.outcomes, { token: this.token, outcome });
     countOutcome('cancelled');

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { isUniqueViolation } from './database';
+import { isUniqueViolation, retryOnConflict } from './database';
 import { MailingRow, type AudienceFilter, type SendWindow } from './mailings';
 import { closePending, filterBindings, LEFT_OUT, MATCHES_FILTER } from './messages';
 
@@ -84,8 +84,10 @@ export async function recordAudienceChunk(mailingId: number, size: number, first
     return { recorded, done: false, last: lastId === null ? (mailing.filter as AudienceFilter) : undefined };
   });
   if (!chunk.last) return { recorded: chunk.recorded, cancelled: 0, done: chunk.done };
-  // Every matching client has a message. Those that no longer match the filter (after an edit) lose
-  // their pending one; then the audience is done, unless an edit changed the filter meanwhile.
+  // Every matching client has a message. A client an earlier filter left out and this one takes back
+  // gets its cancelled message back; those that no longer match (after an edit) lose their pending
+  // one; then the audience is done, unless an edit changed the filter meanwhile.
+  await reopenTakenBack(mailingId, chunk.last);
   const cancelled = await closePending(mailingId, 'cancelled', LEFT_OUT, {
     sql: `NOT EXISTS (SELECT 1 FROM clients c WHERE c.phone_number = m.phone AND ${MATCHES_FILTER})`,
     bindings: filterBindings(chunk.last),
@@ -96,4 +98,25 @@ export async function recordAudienceChunk(mailingId: number, size: number, first
     { mailingId, filter: JSON.stringify(chunk.last) },
   );
   return { recorded: chunk.recorded, cancelled, done: done.rowCount === 1 };
+}
+
+/**
+ * Makes pending again the messages cancelled because an earlier filter left their clients out, where
+ * `filter` matches those clients: due at once (a send window, if any, is applied when they are claimed).
+ * Only a running mailing's: in id order, as every writer of many messages locks them.
+ */
+async function reopenTakenBack(mailingId: number, filter: AudienceFilter): Promise<void> {
+  await retryOnConflict(() =>
+    MailingRow.knex().raw(
+      `WITH target AS (
+         SELECT m.id FROM messages m
+         WHERE m.mailing_id = :mailingId AND m.status = 'cancelled' AND m.last_error = :leftOut
+           AND EXISTS (SELECT 1 FROM clients c WHERE c.phone_number = m.phone AND ${MATCHES_FILTER})
+           AND EXISTS (SELECT 1 FROM mailings ml WHERE ml.id = :mailingId AND ml.status = 'running' AND ml.deleted_at IS NULL)
+         ORDER BY m.id FOR UPDATE OF m)
+       UPDATE messages m SET status = 'pending', last_error = NULL, settled_at = NULL, due_at = now()
+       FROM target WHERE m.id = target.id`,
+      { mailingId, leftOut: LEFT_OUT, ...filterBindings(filter) },
+    ),
+  );
 }

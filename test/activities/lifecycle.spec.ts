@@ -312,6 +312,27 @@ describe('the mailing state machine', () => {
       await run(activities.recordAudience, mailingId);
       assert.deepEqual((await statuses(mailingId)).sort(), ['cancelled', 'cancelled', 'pending', 'pending', 'pending']);
     });
+
+    it('after a second filter edit gives the clients the first left out and the second takes back their message again', async () => {
+      const [a, b] = [uniqueTag(), uniqueTag()];
+      await insertClients(db, 2, { tag: a });
+      await insertClients(db, 1, { tag: b });
+      const mailingId = await insertMailing(db, { filter: { tag: [a] }, audienceDone: false });
+      const refilter = async (tags: string[]) => {
+        await db('mailings').where({ id: mailingId }).update({ filter: JSON.stringify({ tag: tags }), audience_done: false, audience_cursor: 0 });
+        await run(activities.recordAudience, mailingId);
+      };
+      await run(activities.recordAudience, mailingId);
+      await refilter([b]);
+      assert.deepEqual((await statuses(mailingId)).sort(), ['cancelled', 'cancelled', 'pending']);
+      await refilter([a, b]);
+      const messages = await messageStates(db, mailingId);
+      assert.deepEqual(
+        messages.map((m) => [m.status, m.last_error]),
+        [['pending', null], ['pending', null], ['pending', null]],
+      );
+      assert.equal((await mailingRow(mailingId)).audience_done, true);
+    });
   });
 
   describe('the counts by status', () => {
