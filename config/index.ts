@@ -8,6 +8,9 @@ import type { FromSchema } from 'json-schema-to-ts';
 /** One e-mail address, loosely: the SMTP server decides; this catches typos such as a missing `@` or a stray space. */
 const ADDRESS = String.raw`\s*[^\s@,<>]+@[^\s@,<>]+\s*`;
 
+// Node's timers cannot wait longer (a longer one fires at once): the most any *_MS setting may be.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const settings = {
   type: 'object',
   properties: {
@@ -46,17 +49,17 @@ const settings = {
 
     SEND_API_URL: { type: 'string', format: 'uri', pattern: '^https?://', default: 'https://probe.fbrq.cloud/v1' },
     SEND_API_TOKEN: { type: 'string', minLength: 1 },
-    SEND_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10000 },
+    SEND_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: MAX_TIMER_MS, default: 10000 },
     SEND_CONCURRENCY: { type: 'integer', minimum: 1, default: 64 },
     SEND_RATE_LIMIT: { type: 'number', minimum: 0, default: 0 },
     SEND_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 10000, default: 2000 },
     SEND_PARALLEL_BATCHES: { type: 'integer', minimum: 1, maximum: 64, default: 4 },
-    SEND_RETRY_INITIAL_MS: { type: 'integer', minimum: 10, default: 1000 },
-    SEND_RETRY_MAX_MS: { type: 'integer', minimum: 10, default: 60000 },
-    SEND_OUTAGE_PAUSE_MS: { type: 'integer', minimum: 10, default: 1000 },
-    SEND_OUTAGE_PAUSE_MAX_MS: { type: 'integer', minimum: 10, default: 60000 },
+    SEND_RETRY_INITIAL_MS: { type: 'integer', minimum: 10, maximum: MAX_TIMER_MS, default: 1000 },
+    SEND_RETRY_MAX_MS: { type: 'integer', minimum: 10, maximum: MAX_TIMER_MS, default: 60000 },
+    SEND_OUTAGE_PAUSE_MS: { type: 'integer', minimum: 10, maximum: MAX_TIMER_MS, default: 1000 },
+    SEND_OUTAGE_PAUSE_MAX_MS: { type: 'integer', minimum: 10, maximum: MAX_TIMER_MS, default: 60000 },
     SEND_OUTAGE_THRESHOLD: { type: 'integer', minimum: 1, default: 20 },
-    MAILING_STOP_WAIT_MS: { type: 'integer', minimum: 0, default: 30000 },
+    MAILING_STOP_WAIT_MS: { type: 'integer', minimum: 0, maximum: MAX_TIMER_MS, default: 30000 },
     FAKE_PROVIDER_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8010 },
 
     // The daily statistics e-mail: the Temporal Schedule `daily-stats` exists only while STATS_EMAIL_TO is set.
@@ -155,7 +158,8 @@ export function statsEmailSettings(config: Config) {
   return {
     hour,
     minute,
-    timeZone: config.STATS_EMAIL_TZ,
+    // Spelled as the zone database does: Temporal's schedules refuse `europe/moscow`, which Intl accepts.
+    timeZone: new Intl.DateTimeFormat('en', { timeZone: config.STATS_EMAIL_TZ }).resolvedOptions().timeZone,
     recipients: (config.STATS_EMAIL_TO ?? '').split(',').map((address) => address.trim()).filter(Boolean),
   };
 }

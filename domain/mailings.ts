@@ -1,4 +1,4 @@
-import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Logger } from '../config/logger';
 import * as audience from '../storage/audience';
 import { readMailingInfo, readMailingSummary } from '../storage/mailing-statistics';
@@ -125,9 +125,11 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
       return;
     }
     const wait = AbortSignal.timeout(stopWaitMs);
+    // A run that ended in any way (cancelled, as asked, or failed, terminated, timed out) has stopped;
+    // a wait cut short (Temporal out of reach, the time up) has not found out.
     const stopped = await temporal.withAbortSignal(wait, () => handle(id).result()).then(
       () => true,
-      () => !wait.aborted,
+      (error) => !wait.aborted && (error instanceof WorkflowFailedError || error instanceof WorkflowNotFoundError),
     );
     if (!stopped) {
       logger.warn({ mailingId: id }, 'deleted mailing workflow has not stopped yet');

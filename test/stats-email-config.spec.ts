@@ -12,6 +12,10 @@ describe('daily statistics e-mail settings', () => {
     assert.deepEqual(statsEmailSettings(config), { hour: 23, minute: 5, timeZone: 'Europe/Moscow', recipients: ['ops@example.test', 'lead@example.test'] });
   });
 
+  it('spells the zone as the zone database does, whatever its case', () => {
+    assert.equal(statsEmailSettings(loadConfig({ STATS_EMAIL_TZ: 'europe/moscow' })).timeZone, 'Europe/Moscow');
+  });
+
   for (const [name, value] of [
     ['STATS_EMAIL_AT', '8:00'],
     ['STATS_EMAIL_AT', '24:00'],
