@@ -203,6 +203,11 @@ export class SendBatch {
     return (async () => {
       await token;
       if (performance.now() - this.termsReadAt > TERMS_TTL_MS) await this.refreshTerms();
+      // The wait may have outlasted the client's send window.
+      if (this.queue.length > 0 && this.waitForWindow(this.queue[0])) {
+        this.queue.shift();
+        return this.launchNext();
+      }
       return this.launchFirst();
     })();
   }

@@ -6,7 +6,11 @@ const ID_FIELDS: Record<string, string> = { clients: 'clientId', mailings: 'mail
 // List filters that name one entity.
 const FILTER_FIELDS: Record<string, string> = { mailing_id: 'mailingId', client_id: 'clientId' };
 
-const asId = (value: unknown) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : undefined);
+// Path parameters come as strings; query parameters as the contract coerced them (numbers).
+const asId = (value: unknown) => {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined;
+  return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : undefined;
+};
 
 /** The ids a request names: the path's `{id}` and the list filters, as log fields. */
 function idsOf(c: Context): Record<string, number> {

@@ -389,6 +389,23 @@ describe('sendBatch activity', function () {
       assert.equal(report.nextDueAt, new Date(opens).toISOString());
     });
 
+    it('starts no request whose window closed while it waited for a rate token, and makes its message due at the next opening', async () => {
+      // The window closes at the next minute boundary at least 3 s away: this test lasts up to a minute.
+      let closesAt = Math.ceil(Date.now() / 60_000) * 60_000;
+      if (closesAt - Date.now() < 3 * SECOND) closesAt += 60_000;
+      const moscowAt = (ms: number) => DateTime.fromMillis(ms).setZone('Europe/Moscow').toFormat('HH:mm');
+      const window = { from: moscowAt(closesAt - 3_600_000), to: moscowAt(closesAt) };
+      const { mailingId } = await mailingWithDueMessages(db, 1, { sendWindow: window, endAt: new Date(Date.now() + 3 * 24 * 3600 * SECOND) });
+      const spy = timed(client);
+      const tokenAfterClose: RateLimiter = { acquire: () => sleep(Math.max(0, closesAt + 200 - Date.now())) };
+      // Requests that may take long enough for the claim to outlive the wait.
+      await sendBatch(mailingId, 1000, activitiesWith({ provider: spy.provider, rateLimiter: tokenAfterClose, policy: { concurrency: 1, requestTimeoutMs: 120 * SECOND } }));
+      assert.deepEqual(spy.starts, []);
+      const [message] = await messageStates(db, mailingId);
+      assert.deepEqual([message.status, message.attempts], ['pending', 0]);
+      assert.equal(message.due_at.getTime(), nextOpening('Europe/Moscow', window, closesAt + 200).at);
+    });
+
     it('makes a retry that would fall after the window closes wait for its next opening', async () => {
       fake.setFaults({ rateLimit: { rate: 1, retryAfterSec: 600 } });
       const window = { from: moscowIn(-60), to: moscowIn(3) };

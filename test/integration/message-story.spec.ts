@@ -95,8 +95,10 @@ describe('a mailing run told by its logs and its progress query', function () {
     // The line follows the commit the API saw as `finished`: it may reach the worker's output a moment later.
     const finished = () => jsonLines(worker.logs()).some((line) => line.mailingId === mailingId && line.workflowId === `mailing-${mailingId}` && line.msg === 'mailing finished');
     assert.ok(await eventually(async () => finished() || undefined, 10_000).catch(() => false), 'the workflow logs its end with the mailing id');
+    await ctx.api.get(`/api/messages/?mailing_id=${mailingId}`);
     const apiLines = jsonLines(apiOutput.join(''));
     assert.ok(apiLines.some((line) => line.msg === 'request' && line.method === 'POST' && line.status === 201 && line.mailingId === mailingId), 'the creating request names the new mailing');
+    assert.ok(apiLines.some((line) => line.msg === 'request' && line.path === '/api/messages/' && line.mailingId === mailingId), 'a list filtered by mailing names it');
     assert.ok(apiLines.some((line) => line.msg === 'request' && line.path === `/api/messages/${messageId}/` && line.messageId === messageId), 'reading the message names it');
   });
 
