@@ -72,16 +72,21 @@ export async function replaceClient(id: number, input: ClientInput): Promise<Cli
   return client;
 }
 
-/** A patch that changes the phone re-derives the operator code unless the patch gives a matching one. */
+/**
+ * Writes only the fields a patch names (a new phone with the operator code it implies), so that
+ * patches of other fields at the same moment keep theirs; the whole is checked as `replaceClient` does.
+ */
 export async function updateClient(id: number, patch: Partial<ClientInput>): Promise<Client> {
   const { id: _, ...current } = await getClient(id);
-  const phoneChanged = patch.phone_number !== undefined && patch.phone_number !== current.phone_number;
-  const merged: ClientInput = {
-    ...current,
-    mobile_operator_code: phoneChanged ? undefined : current.mobile_operator_code,
-    ...patch,
+  const fields = withOperatorCode({ ...current, mobile_operator_code: undefined, ...patch });
+  const named: Partial<ClientFields> = {
+    ...(patch.phone_number !== undefined && { phone_number: fields.phone_number, mobile_operator_code: fields.mobile_operator_code }),
+    ...(patch.tag !== undefined && { tag: fields.tag }),
+    ...(patch.timezone !== undefined && { timezone: fields.timezone }),
   };
-  return replaceClient(id, merged);
+  const client = await uniquePhone(store.updateClient(id, named), fields.phone_number);
+  if (!client) throw new NotFoundError(`client ${id} does not exist`);
+  return client;
 }
 
 export async function deleteClient(id: number): Promise<void> {

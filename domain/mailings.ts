@@ -34,6 +34,11 @@ export interface MailingServiceDeps {
  * an edit answered 200 reaches every request not yet started before the new end comes.
  */
 export const END_NOTICE_MS = 5_000;
+// A PATCH merged again this many times, another edit landing before it each time, is refused (409).
+const PATCH_ATTEMPTS = 3;
+
+/** Another edit saved between a patch's read and its write: the patch is merged again. */
+class EditOverlapped extends Error {}
 // Mailings the reconciler looks at per run, and how many of their workflows it starts at once.
 const RECONCILE_PAGE = 1_000;
 const RECONCILE_PARALLEL = 8;
@@ -143,8 +148,9 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
     return mailing;
   }
 
-  async function edit(id: number, input: MailingInput): Promise<Mailing> {
-    const current = await get(id);
+  /** Saves `input`; with `base` (a PATCH: the mailing the patch was merged into), only if no other edit came since. */
+  async function edit(id: number, input: MailingInput, base?: Mailing): Promise<Mailing> {
+    const current = base ?? (await get(id));
     if (!lifecycle.EDITABLE_STATUSES.includes(current.status)) {
       throw new ConflictError(`mailing ${id} is ${current.status} and can no longer be edited`, 'status');
     }
@@ -159,9 +165,10 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
       }
     }
     // Saved only in the status read above: an edit that races the start is refused, never ignored.
-    const updated = await lifecycle.applyEdit(id, fields, current.status);
+    const updated = await lifecycle.applyEdit(id, fields, current.status, base);
     if (!updated) {
       const now = await store.findMailing(id);
+      if (base && now?.status === current.status) throw new EditOverlapped();
       if (now?.status === 'running' && Date.parse(fields.start_at) !== Date.parse(now.start_at)) {
         throw new ConflictError(`mailing ${id} started while being edited; its start_at can no longer change`, 'start_at');
       }
@@ -251,9 +258,18 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
 
     replace: edit,
 
+    /** A patch is merged into the mailing as it is and saved only if no other edit came between: else merged again. */
     async update(id: number, patch: Partial<MailingInput>): Promise<Mailing> {
-      const { id: _, status: __, ...current } = await get(id);
-      return edit(id, { ...current, ...patch });
+      for (let attempt = 1; ; attempt++) {
+        const base = await get(id);
+        const { id: _, status: __, ...current } = base;
+        try {
+          return await edit(id, { ...current, ...patch }, base);
+        } catch (error) {
+          if (!(error instanceof EditOverlapped)) throw error;
+          if (attempt === PATCH_ATTEMPTS) throw new ConflictError(`mailing ${id} kept changing while being edited; read it and retry`);
+        }
+      }
     },
 
     /**

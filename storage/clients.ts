@@ -56,7 +56,7 @@ export async function listClients(filter: ClientFilter, page: PageRequest): Prom
   return toPage((await query).map(toClient), page.limit);
 }
 
-export async function updateClient(id: number, fields: ClientFields): Promise<Client | undefined> {
+export async function updateClient(id: number, fields: Partial<ClientFields>): Promise<Client | undefined> {
   const [row] = await ClientRow.query()
     .patch({ ...fields, updated_at: new Date() } as Partial<ClientRow>)
     .where('id', id)

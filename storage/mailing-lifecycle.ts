@@ -126,9 +126,11 @@ export async function finishRun(id: number, reachedEnd: boolean): Promise<RunEnd
  * Saves an edit only if the mailing is still in the status the caller saw (and not deleted). A new
  * filter on a mailing that has started (running, or paused since) restarts the audience recording,
  * which then adds newly matching clients and cancels the pending messages of those no longer matching;
- * a paused one does so once resumed.
+ * a paused one does so once resumed. With `seenFields` (a patch merged into them), only if no other
+ * edit changed them meanwhile either.
  */
-export async function applyEdit(id: number, fields: MailingFields, seen: LifecycleStatus): Promise<Mailing | undefined> {
+export async function applyEdit(id: number, fields: MailingFields, seen: LifecycleStatus, seenFields?: Mailing): Promise<Mailing | undefined> {
+  const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
   return retryOnConflict(async () => {
     const result = await knex().raw(
       `UPDATE mailings SET start_at = :start_at, end_at = :end_at, text = :text, filter = :filter::jsonb,
@@ -136,8 +138,24 @@ export async function applyEdit(id: number, fields: MailingFields, seen: Lifecyc
          audience_cursor = CASE WHEN started_at IS NOT NULL AND filter <> :filter::jsonb THEN 0 ELSE audience_cursor END,
          audience_done = CASE WHEN started_at IS NOT NULL AND filter <> :filter::jsonb THEN false ELSE audience_done END
        WHERE id = :id AND status = :seen AND deleted_at IS NULL
+         AND (NOT :checkFields::boolean OR (
+           date_trunc('milliseconds', start_at) = :seenStartAt::timestamptz AND date_trunc('milliseconds', end_at) = :seenEndAt::timestamptz
+           AND text = :seenText AND filter = :seenFilter::jsonb AND send_window IS NOT DISTINCT FROM :seenSendWindow::jsonb))
        RETURNING :columns`,
-      { id, seen, columns: mailingColumns(), ...fields, filter: JSON.stringify(fields.filter), send_window: fields.send_window && JSON.stringify(fields.send_window) },
+      {
+        id,
+        seen,
+        columns: mailingColumns(),
+        ...fields,
+        filter: JSON.stringify(fields.filter),
+        send_window: json(fields.send_window),
+        checkFields: seenFields !== undefined,
+        seenStartAt: seenFields?.start_at ?? null,
+        seenEndAt: seenFields?.end_at ?? null,
+        seenText: seenFields?.text ?? null,
+        seenFilter: json(seenFields?.filter),
+        seenSendWindow: json(seenFields?.send_window),
+      },
     );
     const row = result.rows[0];
     return row && toMailing(row);

@@ -184,6 +184,17 @@ describe('clients API', () => {
   });
 
   describe('PATCH /api/clients/{id}/', () => {
+    it('keeps both of two patches of different fields sent at the same moment', async () => {
+      for (let pair = 0; pair < 20; pair++) {
+        const created = await ctx.api.createClient({ tag: 'before', timezone: 'UTC' });
+        const zone = pair % 2 ? 'Asia/Tokyo' : 'Europe/Paris';
+        const answers = await Promise.all([ctx.api.patch(`/api/clients/${created.id}/`, { tag: `after-${pair}` }), ctx.api.patch(`/api/clients/${created.id}/`, { timezone: zone })]);
+        assert.deepEqual(answers.map((res) => res.status), [200, 200]);
+        const now = (await ctx.api.get(`/api/clients/${created.id}/`)).body;
+        assert.deepEqual([now.tag, now.timezone], [`after-${pair}`, zone], `pair ${pair}`);
+      }
+    });
+
     it('changes only the given fields', async () => {
       const created = await ctx.api.createClient({ tag: 'before', timezone: 'Europe/Moscow' });
       const res = await ctx.api.patch(`/api/clients/${created.id}/`, { tag: 'after' });

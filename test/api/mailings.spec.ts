@@ -131,6 +131,17 @@ describe('mailings API', () => {
   });
 
   describe('PATCH /api/mailings/{id}/', () => {
+    it('keeps both of two patches of different fields sent at the same moment', async () => {
+      for (let pair = 0; pair < 20; pair++) {
+        const mailing = await ctx.api.createMailing();
+        const text = `patched ${pair}`;
+        const answers = await Promise.all([ctx.api.patch(`/api/mailings/${mailing.id}/`, { text }), ctx.api.patch(`/api/mailings/${mailing.id}/`, { filter: { tag: 'x' } })]);
+        assert.deepEqual(answers.map((res) => res.status), [200, 200]);
+        const now = (await ctx.api.get(`/api/mailings/${mailing.id}/`)).body;
+        assert.deepEqual([now.text, now.filter], [text, { tag: ['x'] }], `pair ${pair}`);
+      }
+    });
+
     it('changes only the given fields of a scheduled mailing', async () => {
       const mailing = await ctx.api.createMailing({ filter: { tag: 'keep' } });
       const res = await ctx.api.patch(`/api/mailings/${mailing.id}/`, { text: 'patched' });
