@@ -114,27 +114,48 @@ export async function upsertClientsFromCopy(rows: AsyncIterable<string>): Promis
   }
 }
 
+// Clients per statement of an export: each page is read whole (about half a megabyte) on a connection
+// that then goes back to the pool.
+const EXPORT_PAGE = 10_000;
+
 /**
- * Every client as CSV with a header row, in id order, streamed by COPY from one connection of the pool.
- * The connection returns to the pool when the stream ends; a stream destroyed early (the reader went
- * away) takes its connection with it, since a COPY cut short leaves it in no known state.
+ * Every client as CSV with a header row, in id order, page by page as the reader takes them: a reader
+ * that stops reading holds no connection of the pool (one export held one for as long as its
+ * download lasted, and a few stalled downloads left the API none). Each page is written by COPY;
+ * a client added behind a page already read is not in the export.
  */
-export async function copyClientsOut(columns: readonly string[]): Promise<Readable> {
+export function clientsCsv(columns: readonly string[], pageSize = EXPORT_PAGE): Readable {
+  const knex = ClientRow.knex();
+  const list = columns.map((column) => `"${column}"`).join(', ');
+  async function* pages(): AsyncGenerator<Buffer> {
+    let after = 0;
+    for (let first = true; ; first = false) {
+      const { rows } = await knex.raw('SELECT max(id) AS last FROM (SELECT id FROM clients WHERE id > ? ORDER BY id LIMIT ?) page', [after, pageSize]);
+      if (rows[0].last === null && !first) return;
+      const last = rows[0].last === null ? after : Number(rows[0].last);
+      // The bounds are numbers this function made, not input.
+      yield await copyOut(`COPY (SELECT ${list} FROM clients WHERE id > ${after} AND id <= ${last} ORDER BY id) TO STDOUT WITH (FORMAT csv${first ? ', HEADER' : ''})`);
+      if (rows[0].last === null) return;
+      after = last;
+    }
+  }
+  return Readable.from(pages(), { objectMode: false });
+}
+
+/** The whole output of one COPY ... TO STDOUT, on a connection held only while it runs. */
+async function copyOut(statement: string): Promise<Buffer> {
   const knex = ClientRow.knex();
   const connection: PoolClient = await knex.client.acquireConnection();
-  const list = columns.map((column) => `"${column}"`).join(', ');
-  let stream: Readable;
+  const chunks: Buffer[] = [];
   try {
-    stream = connection.query(copyTo(`COPY (SELECT ${list} FROM clients ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)`));
+    await pipeline(connection.query(copyTo(statement)), async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) chunks.push(chunk);
+    });
   } catch (error) {
-    await knex.client.releaseConnection(connection);
+    discard(connection, 'a client export page failed');
     throw error;
+  } finally {
+    await knex.client.releaseConnection(connection);
   }
-  let ended = false;
-  stream.once('end', () => (ended = true));
-  stream.once('close', () => {
-    if (!ended) discard(connection, 'a client export was cut short');
-    void knex.client.releaseConnection(connection);
-  });
-  return stream;
+  return Buffer.concat(chunks);
 }

@@ -47,7 +47,7 @@ export const clientHandlers = {
   },
 
   exportClients: async (_c: Context, ctx: Koa.Context) => {
-    const csv = await clients.exportClients();
+    const csv = clients.exportClients();
     ctx.attachment('clients.csv');
     ctx.type = 'text/csv; charset=utf-8';
     ctx.body = csv;

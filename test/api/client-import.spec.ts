@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { parse } from 'csv-parse/sync';
+import { Model } from 'objection';
 import { recordAudienceChunk } from '../../storage/audience';
+import { clientsCsv } from '../../storage/clients';
+import { eventually } from '../support/eventually';
 import { assertProblem, randomPhone, uniqueTag, useApi, type ApiContext } from '../support/api';
 
 type Client = { id: number; phone_number: string; mobile_operator_code: string; tag: string | null; timezone: string };
@@ -187,6 +190,27 @@ describe('client import and export API', () => {
         tag: client.tag,
         timezone: client.timezone,
       });
+    });
+
+    it('holds no database connection while its reader does not read, and gives every client once, in id order', async () => {
+      const tag = tagged();
+      // Enough clients that the export cannot be done before its reader has read much of it.
+      const first = 200_000_000 + Math.floor(Math.random() * 500_000_000);
+      await ctx.api.db.raw(
+        `INSERT INTO clients (phone_number, mobile_operator_code, tag, timezone)
+         SELECT '79' || lpad((? + g)::text, 9, '0'), '9' || substr(lpad((? + g)::text, 9, '0'), 1, 2), ?, 'UTC' FROM generate_series(1, 30000) g`,
+        [first, first, tag],
+      );
+      const pool = Model.knex().client.pool as { numUsed(): number };
+      const csv = clientsCsv(['phone_number', 'tag'], 1_000);
+      const pages = csv[Symbol.asyncIterator]();
+      const chunks = [String((await pages.next()).value)];
+      assert.equal(await eventually(async () => pool.numUsed() === 0 || undefined, 5_000), true, 'a connection is held while nobody reads');
+      for (let page = await pages.next(); !page.done; page = await pages.next()) chunks.push(String(page.value));
+      const rows = parse(chunks.join(''), { columns: true }) as { phone_number: string; tag: string }[];
+      const ours = rows.filter((row) => row.tag === tag).map((row) => Number(row.phone_number.slice(2)));
+      assert.deepEqual(ours, Array.from({ length: 30_000 }, (_, i) => first + i + 1));
+      assert.equal(new Set(rows.map((row) => row.phone_number)).size, rows.length, 'every client once');
     });
 
     it('round-trips: importing the export creates nothing and changes no client', async () => {
