@@ -181,6 +181,9 @@ export class SendBatch {
       Object.assign(this.report, await messages.pendingSummary(this.mailingId, this.report.attempted === 0));
     } finally {
       clearInterval(alive);
+      // No request is left: the signal they were given is let go. Until it fires, a signal with a listener
+      // (the provider's) lives as long as its end timer, the mailing's end, however many batches ended.
+      this.cancelRequested.abort(new Error('send batch over'));
     }
     this.deps.logger.info({ mailingId: this.mailingId, ...this.report }, 'send batch done');
     if (activity.cancellationSignal.aborted) await activity.cancelled;
@@ -315,13 +318,16 @@ export class SendBatch {
     const want = Math.min(this.claimSize.value, this.limit - this.report.attempted);
     this.claimedUpTo ||= this.deps.fronts.get(this.mailingId) ?? 0;
     const { filter } = this.terms;
+    // The lease runs from the database's clock during the claim: counted from before it was asked for.
+    let askedAt = performance.now();
     let claim = await messages.claimDue(this.mailingId, want, this.leaseMs, { afterId: this.claimedUpTo, filter });
     if (claim.messages.length === 0 && this.claimedUpTo > 0) {
       // Past the last due message: what the front passed (retries, released leases, opened windows) comes next.
       this.claimedUpTo = 0;
+      askedAt = performance.now();
       claim = await messages.claimDue(this.mailingId, want, this.leaseMs, { filter });
     }
-    this.claimedAt = performance.now();
+    this.claimedAt = askedAt;
     this.token = claim.token;
     this.queue = claim.messages;
     this.claimedCount = claim.messages.length;

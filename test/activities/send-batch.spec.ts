@@ -45,6 +45,14 @@ describe('sendBatch activity', function () {
   });
 
   describe('with a provider that accepts everything', () => {
+    it("lets go of the signal its requests were given once it is done (it would live until the mailing's end)", async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 3);
+      const signals: AbortSignal[] = [];
+      const noting: Provider = { send: (message, signal) => (signals.push(signal), client.send(message, signal)), close: async () => undefined };
+      assert.equal((await sendBatch(mailingId, 1000, activitiesWith({ provider: noting }))).sent, 3);
+      assert.ok(signals.length === 3 && signals.every((signal) => signal.aborted));
+    });
+
     it('sends every due message exactly once', async () => {
       const { mailingId, messageIds } = await mailingWithDueMessages(db, 10);
       await sendBatch(mailingId);
