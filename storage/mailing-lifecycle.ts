@@ -110,11 +110,15 @@ export interface RunEnd {
  * was paused.
  */
 export async function finishRun(id: number, reachedEnd: boolean): Promise<RunEnd> {
-  const expiredNow = reachedEnd ? await messages.closePending(id, 'expired', 'the mailing ended before the message could be sent') : 0;
-  const ended = (status: LifecycleStatus, cancelled = 0): RunEnd => ({ status, expired: expiredNow, cancelled });
-  const { expired } = (await countsByMailing([id])).get(id)!;
-  if (expired === 0 && (await transition(id, 'finish'))) return ended('finished');
-  if ((reachedEnd || expired > 0) && (await transition(id, 'expire'))) return ended('expired');
+  const ended = (status: LifecycleStatus, cancelled = 0, expired = 0): RunEnd => ({ status, expired, cancelled });
+  const counts = (await countsByMailing([id])).get(id)!;
+  const unsent = counts.expired > 0 || (reachedEnd && counts.pending > 0);
+  if (!unsent && (await transition(id, 'finish'))) return ended('finished');
+  if ((reachedEnd || counts.expired > 0) && (await transition(id, 'expire'))) {
+    // Expired first, then closed: an audience chunk records only while the mailing is running (under
+    // its row's lock), so no message it adds can come after the close and stay pending for ever.
+    return ended('expired', 0, reachedEnd ? await messages.closePending(id, 'expired', 'the mailing ended before the message could be sent') : 0);
+  }
   const row = await MailingRow.query().findById(id).select('status', 'deleted_at');
   if (!row) return ended('cancelled');
   if (row.deleted_at === null) return ended(row.status as LifecycleStatus);

@@ -12,7 +12,7 @@ import { connectDatabase, type Database } from '../../storage/database';
 import * as lifecycle from '../../storage/mailing-lifecycle';
 import { countsByMailing } from '../../storage/mailing-counts';
 import { eventually } from '../support/eventually';
-import { insertClients, insertMailing, mailingWithDueMessages, messageStates, uniqueTag } from './fixtures';
+import { insertClients, insertMailing, insertMessages, mailingWithDueMessages, messageStates, uniqueTag } from './fixtures';
 
 const HOUR = 3_600_000;
 const logger = createLogger('silent', 'lifecycle-spec');
@@ -132,6 +132,23 @@ describe('the mailing state machine', () => {
       assert.equal(await run(activities.finishMailing, mailingId, true), 'expired');
       assert.deepEqual(await statuses(mailingId), ['sent', 'expired', 'expired']);
       assert.equal((await mailingRow(mailingId)).status, 'expired');
+    });
+
+    it('at the end time leaves nothing pending, even when an audience chunk holding the mailing commits a message meanwhile', async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 2);
+      const [latecomer] = await insertClients(db, 1);
+      const chunk = await db.transaction();
+      await chunk.raw('SELECT id FROM mailings WHERE id = ? FOR NO KEY UPDATE', [mailingId]);
+      const finishing = run(activities.finishMailing, mailingId, true);
+      // Once the end waits for the chunk's lock, the chunk records its message and commits.
+      await eventually(async () => {
+        const { rows } = await db.raw(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE mailings SET status%'`);
+        return rows.length > 0 || undefined;
+      });
+      await insertMessages(chunk, mailingId, [latecomer]);
+      await chunk.commit();
+      assert.equal(await finishing, 'expired');
+      assert.deepEqual(await statuses(mailingId), ['expired', 'expired', 'expired']);
     });
 
     it('returns finished when every message was handled', async () => {
