@@ -199,13 +199,15 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
   async function pause(id: number): Promise<Mailing> {
     const current = await get(id);
     if (current.status === 'paused') return current;
-    if (!(await lifecycle.pause(id))) {
+    // What it paused is what the row was then: a start may have come since the read above.
+    const paused = await lifecycle.pause(id);
+    if (!paused) {
       const now = await get(id);
       if (now.status === 'paused') return now;
       throw new ConflictError(`mailing ${id} is ${now.status} and cannot be paused`, 'status');
     }
     logger.info({ mailingId: id }, 'mailing paused');
-    if (current.status === 'scheduled') await tellWorkflow(id);
+    if (paused === 'scheduled') await tellWorkflow(id);
     else await waitForBatchesToStop(id);
     return get(id);
   }

@@ -39,19 +39,27 @@ type Transition = keyof typeof TRANSITIONS;
 
 const knex = () => MailingRow.knex();
 
-/** Applies one transition if the mailing is in a state that allows it; false when it is not. */
-async function transition(id: number, name: Transition): Promise<boolean> {
+/**
+ * Applies one transition if the mailing is in a state that allows it; answers the status it left (as
+ * the row was when locked, not as read before), undefined when it did not apply.
+ */
+async function transitionFrom(id: number, name: Transition): Promise<LifecycleStatus | undefined> {
   const { from, to, guard } = TRANSITIONS[name];
   const result = await knex().raw(
-    `UPDATE mailings SET status = ${to}, updated_at = now(), started_at = CASE WHEN :name = 'start' THEN now() ELSE started_at END
-     WHERE id = :id AND status = ANY(:from::text[]) AND ${guard}`,
+    `WITH before AS (SELECT id, status AS was FROM mailings WHERE id = :id FOR NO KEY UPDATE)
+     UPDATE mailings SET status = ${to}, updated_at = now(), started_at = CASE WHEN :name = 'start' THEN now() ELSE started_at END
+     FROM before WHERE mailings.id = before.id AND status = ANY(:from::text[]) AND ${guard}
+     RETURNING before.was`,
     { id, name, from: [...from] },
   );
-  return result.rowCount === 1;
+  return result.rows[0]?.was;
 }
 
-/** An operator's pause or resume; false when the mailing's status does not allow it. */
-export const pause = (id: number) => transition(id, 'pause');
+const transition = async (id: number, name: Transition) => (await transitionFrom(id, name)) !== undefined;
+
+/** An operator's pause: answers the status it paused (scheduled or running), undefined when the status does not allow it. */
+export const pause = (id: number) => transitionFrom(id, 'pause');
+/** An operator's resume; false when the mailing is not paused. */
 export const resume = (id: number) => transition(id, 'resume');
 
 export type StartClaim = { result: 'started' } | { result: 'early'; waitMs: number } | { result: 'missed' } | { result: 'gone' };

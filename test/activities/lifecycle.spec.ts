@@ -142,7 +142,7 @@ describe('the mailing state machine', () => {
       const finishing = run(activities.finishMailing, mailingId, true);
       // Once the end waits for the chunk's lock, the chunk records its message and commits.
       await eventually(async () => {
-        const { rows } = await db.raw(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE mailings SET status%'`);
+        const { rows } = await db.raw(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE mailings SET status%'`);
         return rows.length > 0 || undefined;
       });
       await insertMessages(chunk, mailingId, [latecomer]);
