@@ -256,21 +256,26 @@ export async function closePending(
   where: { sql: string; bindings: object } = { sql: 'true', bindings: {} },
 ): Promise<number> {
   let closed = 0;
+  // Each chunk starts after the last one's messages: pending ones that `where` keeps are not read again.
+  let after = 0;
   for (;;) {
-    const result = await retryOnConflict(() =>
+    const { rows } = await retryOnConflict(() =>
       knex().raw(
         `WITH target AS (
            SELECT m.id FROM messages m
-           WHERE m.mailing_id = :mailingId AND m.status = 'pending' AND ${where.sql}
-           ORDER BY m.id LIMIT :chunk FOR UPDATE OF m)
-         UPDATE messages m SET status = :status, last_error = :reason, settled_at = now(), lease_until = NULL, lease_token = NULL
-         FROM target WHERE m.id = target.id AND m.status = 'pending'`,
-        { ...where.bindings, mailingId, status, reason, chunk: CLOSE_CHUNK },
+           WHERE m.mailing_id = :mailingId AND m.status = 'pending' AND m.id > :after AND ${where.sql}
+           ORDER BY m.id LIMIT :chunk FOR UPDATE OF m),
+         done AS (
+           UPDATE messages m SET status = :status, last_error = :reason, settled_at = now(), lease_until = NULL, lease_token = NULL
+           FROM target WHERE m.id = target.id AND m.status = 'pending' RETURNING 1)
+         SELECT (SELECT count(*) FROM done)::int AS closed, (SELECT max(id) FROM target) AS last`,
+        { ...where.bindings, mailingId, status, reason, chunk: CLOSE_CHUNK, after },
       ),
     );
-    // Stops at an empty chunk, not a short one: rows changed by another writer meanwhile shorten a chunk.
-    if (result.rowCount === 0) return closed;
-    closed += result.rowCount;
+    // Stops past the last pending message, not at a short chunk: rows changed by another writer meanwhile shorten a chunk.
+    if (rows[0].last === null) return closed;
+    closed += rows[0].closed;
+    after = Number(rows[0].last);
   }
 }
 
