@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import dockerignore from '@balena/dockerignore';
+import { parseAllDocuments } from 'yaml';
 import {
   buildOverlay,
   checkCompose,
@@ -135,6 +136,17 @@ describe('deployment files, checked offline', function () {
         );
       });
     }
+
+    it('lets the worker out to SMTP submission (587, 465), for the daily statistics e-mail', async () => {
+      const built = await buildOverlay(tools, path.join(ROOT, 'deploy', 'k8s', 'overlays', 'prod'));
+      passes(built);
+      type Policy = { kind: string; spec: { podSelector: { matchLabels?: Record<string, string> }; egress?: { ports?: { port: number }[] }[] } };
+      const policies = parseAllDocuments(built.output).map((doc) => doc.toJSON() as Policy).filter((doc) => doc?.kind === 'NetworkPolicy');
+      // The policies that select every pod of the service, or the worker's.
+      const forWorker = policies.filter(({ spec }) => [undefined, 'worker'].includes(spec.podSelector.matchLabels?.['app.kubernetes.io/component']));
+      const ports = new Set(forWorker.flatMap(({ spec }) => (spec.egress ?? []).flatMap((rule) => (rule.ports ?? []).map((p) => p.port))));
+      assert.ok(ports.has(587) && ports.has(465), `worker egress ports: ${[...ports].join(', ')}`);
+    });
 
     it('fails to build an overlay whose base lists a file that is gone', async () => {
       const dir = await brokenK8s({}, ['base/network-policy.yaml']);
