@@ -48,12 +48,22 @@ export interface ClientFilter {
   mobile_operator_code?: string;
 }
 
-export async function listClients(filter: ClientFilter, page: PageRequest): Promise<Page<Client>> {
+/**
+ * A page of clients in id order, through the index of the filter's columns and id. Those columns lead
+ * the order and are compared with `= ANY` (of one value), as in messagePage: with `=`, the planner
+ * sees the primary key giving the same order and walks it, reading every client when few match (a
+ * rare tag and operator code together: 570–1,050 ms a page at 1,000,000 clients).
+ */
+export function clientPage(filter: ClientFilter, page: PageRequest) {
   // Plain rows, not models: a page is read often and each model costs more than its row.
-  const query = keysetPage(ClientRow.knexQuery().select(columns), page);
-  if (filter.tag !== undefined) query.where('tag', filter.tag);
-  if (filter.mobile_operator_code !== undefined) query.where('mobile_operator_code', filter.mobile_operator_code);
-  return toPage((await query).map(toClient), page.limit);
+  const query = ClientRow.knexQuery().select(columns);
+  const leading = (['tag', 'mobile_operator_code'] as const).filter((column) => filter[column] !== undefined);
+  for (const column of leading) query.whereRaw('?? = ANY(?)', [column, [filter[column]!]]);
+  return keysetPage(query, page, [...leading]);
+}
+
+export async function listClients(filter: ClientFilter, page: PageRequest): Promise<Page<Client>> {
+  return toPage((await clientPage(filter, page)).map(toClient), page.limit);
 }
 
 export async function updateClient(id: number, fields: Partial<ClientFields>): Promise<Client | undefined> {

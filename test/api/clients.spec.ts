@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
+import { clientPage } from '../../storage/clients';
 import { assertProblem, randomPhone, uniqueTag, useApi, type Api } from '../support/api';
+
+/** The names of the indexes a plan reads (EXPLAIN (FORMAT JSON)). */
+function indexesOf(plan: Record<string, unknown>): string[] {
+  const own = typeof plan['Index Name'] === 'string' ? [plan['Index Name']] : [];
+  return [...own, ...((plan.Plans as Record<string, unknown>[] | undefined) ?? []).flatMap(indexesOf)];
+}
 
 type Client = { id: number; phone_number: string; mobile_operator_code: string; tag: string | null; timezone: string };
 
@@ -137,6 +144,26 @@ describe('clients API', () => {
       await ctx.api.createClient({ tag, phone_number: randomPhone('912') });
       const res = await ctx.api.get(`/api/clients/?tag=${tag}&mobile_operator_code=911`);
       assert.deepEqual(res.body.items, [match]);
+    });
+
+    it('reads a page filtered by tag and operator code through the index of both, however rare the pair', async () => {
+      // Many clients with the tag and many with the code, none with both.
+      const [tag, other] = [uniqueTag('pair'), uniqueTag('pair')];
+      const first = 300_000_000 + Math.floor(Math.random() * 400_000_000);
+      await ctx.api.db.raw(
+        `INSERT INTO clients (phone_number, mobile_operator_code, tag, timezone)
+         SELECT '7' || lpad((? + g)::text, 10, '0'), CASE WHEN g % 2 = 0 THEN '998' ELSE '999' END, CASE WHEN g % 2 = 0 THEN ? ELSE ? END, 'UTC'
+         FROM generate_series(1, 40000) g`,
+        [first, tag, other],
+      );
+      try {
+        await ctx.api.db.raw('ANALYZE clients');
+        const { sql, bindings } = clientPage({ tag, mobile_operator_code: '999' }, { limit: 100 }).toSQL();
+        const { rows } = await ctx.api.db.raw(`EXPLAIN (FORMAT JSON) ${sql}`, bindings);
+        assert.deepEqual(indexesOf(rows[0]['QUERY PLAN'][0].Plan), ['clients_tag_code_id']);
+      } finally {
+        await ctx.api.db('clients').whereIn('tag', [tag, other]).del();
+      }
     });
 
     it('answers an empty page for a tag nobody has', async () => {
