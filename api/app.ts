@@ -43,16 +43,27 @@ function requestLog(logger: Logger): Koa.Middleware {
 const hasBody = (ctx: Koa.Context) => ctx.request.length > 0 || ctx.get('transfer-encoding') !== '';
 
 /**
- * Bodies are JSON only (but for the CSV operations below); anything else is refused before it is read.
- * A method the path does not declare is left to its 405, whatever body it carries.
+ * Reads the JSON body of an operation the spec declares one for, refusing any other media type (415)
+ * before reading it. An operation that takes no body (a DELETE, a pause), a method the path does not
+ * declare (its 405) and a path outside the spec (its 404) leave the body unread, whatever it is.
  */
-const jsonOnly = (allowedMethods: (path: string) => string[] | undefined): Koa.Middleware => async (ctx, next) => {
-  if (ctx.state.bodyStream || allowedMethods(ctx.path)?.includes(ctx.method) === false) return next();
-  if (hasBody(ctx) && !ctx.is('application/json')) {
-    throw new Problem(415, 'Unsupported media type', `expected application/json, got ${ctx.get('content-type') || 'no content type'}`);
-  }
-  await next();
-};
+function jsonBodies(contract: OpenAPIBackend, maxBodyBytes: number): Koa.Middleware {
+  const templateOf = pathTemplates(contract);
+  const takesJson = new Set(
+    contract
+      .getOperations()
+      .filter((operation) => operation.requestBody && 'content' in operation.requestBody && operation.requestBody.content['application/json'])
+      .map((operation) => `${operation.method.toUpperCase()} ${operation.path}`),
+  );
+  const parse = koaBody({ jsonLimit: maxBodyBytes, jsonStrict: true, urlencoded: false, text: false, multipart: false });
+  return async (ctx, next) => {
+    if (ctx.state.bodyStream || !takesJson.has(`${ctx.method} ${templateOf(ctx.path)}`)) return next();
+    if (hasBody(ctx) && !ctx.is('application/json')) {
+      throw new Problem(415, 'Unsupported media type', `expected application/json, got ${ctx.get('content-type') || 'no content type'}`);
+    }
+    await parse(ctx, next);
+  };
+}
 
 /** The body as it arrives, failing with 413 once it passes `limit` bytes. */
 function limitedStream(req: NodeJS.ReadableStream, limit: number): Transform {
@@ -111,11 +122,12 @@ function isDecodable(path: string): boolean {
   }
 }
 
-/** The methods the spec declares on the path a request addresses, or undefined for no such path. */
+/** The methods the spec declares on the path a request addresses (HEAD with GET), or undefined for no such path. */
 function methodsByPath(contract: OpenAPIBackend): (path: string) => string[] | undefined {
   const byPath = new Map<string, string[]>();
   for (const { path, method } of contract.getOperations()) {
-    byPath.set(path, [...(byPath.get(path) ?? []), method.toUpperCase()]);
+    const methods = method === 'get' ? ['GET', 'HEAD'] : [method.toUpperCase()];
+    byPath.set(path, [...(byPath.get(path) ?? []), ...methods]);
   }
   const templateOf = pathTemplates(contract);
   return (path) => byPath.get(templateOf(path) ?? '');
@@ -159,12 +171,11 @@ export async function createApp({ logger, services, maxBodyBytes, auth, importMa
   app.use(router.routes());
   for (const middleware of access.middleware) app.use(middleware);
   app.use(csvBodies(contract, importMaxBytes));
-  app.use(jsonOnly(allowedMethods));
-  const parseJson = koaBody({ jsonLimit: maxBodyBytes, jsonStrict: true, urlencoded: false, text: false, multipart: false });
-  app.use((ctx, next) => (ctx.state.bodyStream ? next() : parseJson(ctx, next)));
+  app.use(jsonBodies(contract, maxBodyBytes));
   app.use(async (ctx) => {
     await contract.handleRequest(
-      { method: ctx.method, path: withTrailingSlash(ctx.path), query: ctx.query as Record<string, string | string[]>, headers: ctx.headers as Record<string, string>, body: ctx.request.body },
+      // HEAD is a GET whose body Koa leaves out.
+      { method: ctx.method === 'HEAD' ? 'GET' : ctx.method, path: withTrailingSlash(ctx.path), query: ctx.query as Record<string, string | string[]>, headers: ctx.headers as Record<string, string>, body: ctx.request.body },
       ctx,
     );
   });

@@ -55,13 +55,18 @@ function normaliseFilter(filter: MailingInput['filter'] = {}): AudienceFilter {
   return stored;
 }
 
+/** A send window as given (null for any time); one whose ends are the same time is refused. */
+function sendWindow(window: MailingInput['send_window']) {
+  if (window && window.from === window.to) throw new MalformedInputError('send_window.from and send_window.to must differ', 'send_window');
+  return window ?? null;
+}
+
 function toFields(input: MailingInput): MailingFields {
   const start = Date.parse(input.start_at);
   const end = Date.parse(input.end_at);
   if (end <= start) throw new InvalidInputError('end_at must be after start_at', 'end_at');
   if (end <= Date.now()) throw new InvalidInputError('end_at has already passed', 'end_at');
-  const window = input.send_window ?? null;
-  if (window && window.from === window.to) throw new MalformedInputError('send_window.from and send_window.to must differ', 'send_window');
+  const window = sendWindow(input.send_window);
   return {
     start_at: new Date(start).toISOString(),
     end_at: new Date(end).toISOString(),
@@ -242,8 +247,11 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
     pause,
     resume,
 
-    /** How many clients a filter matches now. */
-    preview: (query: AudienceQuery): Promise<AudiencePreview> => audience.countMatching(normaliseFilter(query.filter)),
+    /** How many clients a filter matches now (the send window is checked as a mailing's would be; it does not narrow the count). */
+    preview: async (query: AudienceQuery): Promise<AudiencePreview> => {
+      sendWindow(query.send_window);
+      return audience.countMatching(normaliseFilter(query.filter));
+    },
 
     async create(input: MailingInput): Promise<Mailing> {
       const mailing = await store.insertMailing(toFields(input));

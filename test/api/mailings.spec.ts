@@ -209,6 +209,10 @@ describe('mailings API', () => {
       assert.deepEqual(res.body, { clients: 3, estimated: false });
     });
 
+    it('refuses a send window whose ends are the same time with 400 naming send_window, as a mailing would', async () => {
+      assertProblem(await ctx.api.post('/api/mailings/preview/', { filter: {}, send_window: { from: '09:00', to: '09:00' } }), 400, 'send_window');
+    });
+
     it('shows the same count as the audience of a scheduled mailing', async () => {
       const tag = uniqueTag('preview');
       for (let i = 0; i < 2; i++) await ctx.api.createClient({ tag });

@@ -162,3 +162,38 @@ describe('no server errors on odd requests', () => {
     assert.deepEqual(res.body.errors?.map((e: { field: string }) => e.field), ['body']);
   });
 });
+
+describe('bodies of operations that take none', () => {
+  const ctx = useApi();
+
+  it('leaves the body of a DELETE unread, whatever its media type: the client is deleted (204)', async () => {
+    const client = await ctx.api.createClient();
+    const res = await ctx.api.request('DELETE', `/api/clients/${client.id}/`, { raw: 'why not', headers: { 'content-type': 'text/plain' } });
+    assert.equal(res.status, 204, res.text);
+  });
+
+  it('leaves a malformed JSON body of a pause unread: the mailing is paused (200)', async () => {
+    const mailing = await ctx.api.createMailing();
+    const res = await ctx.api.request('POST', `/api/mailings/${mailing.id}/pause/`, { raw: '{not json', headers: JSON_HEADERS });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.status, 'paused');
+  });
+});
+
+describe('HEAD', () => {
+  const ctx = useApi();
+
+  it('answers what GET would, without the body', async () => {
+    const mailing = await ctx.api.createMailing();
+    const res = await ctx.api.request('HEAD', `/api/mailings/${mailing.id}/`, { unchecked: true });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    assert.equal(res.text, '');
+  });
+
+  it('is listed in the Allow header of a 405 where GET is allowed', async () => {
+    const res = await ctx.api.request('POST', '/api/mailings/fullinfo/');
+    assertProblem(res, 405);
+    assert.deepEqual(res.headers.get('allow')?.split(', ').sort(), ['GET', 'HEAD']);
+  });
+});
