@@ -65,6 +65,8 @@ function jsonBodies(contract: OpenAPIBackend, maxBodyBytes: number): Koa.Middlew
   };
 }
 
+const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
+
 /** The body as it arrives, failing with 413 once it passes `limit` bytes. */
 function limitedStream(req: NodeJS.ReadableStream, limit: number): Transform {
   let received = 0;
@@ -104,6 +106,10 @@ function csvBodies(contract: OpenAPIBackend, limit: number): Koa.Middleware {
     if (!operation?.requestBody || !('content' in operation.requestBody) || !operation.requestBody.content['text/csv']) return next();
     if (hasBody(ctx) && !ctx.is('text/csv')) {
       throw new Problem(415, 'Unsupported media type', `expected text/csv, got ${ctx.get('content-type') || 'no content type'}`);
+    }
+    // The rows are read as UTF-8 (ASCII is a part of it): any other charset would be stored garbled.
+    if (ctx.request.charset && !UTF8_CHARSETS.has(ctx.request.charset.toLowerCase())) {
+      throw new Problem(415, 'Unsupported media type', `expected text/csv in UTF-8, got charset ${ctx.request.charset}`);
     }
     if (ctx.request.length > limit) {
       throw new Problem(413, 'Request body too large', `the body is larger than ${limit} bytes`, [{ field: 'body', message: `is larger than ${limit} bytes` }]);

@@ -1,4 +1,4 @@
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
 import { isUniqueViolation } from '../storage/database';
 import * as store from '../storage/clients';
@@ -142,6 +142,23 @@ class HeaderError extends MalformedInputError {
   }
 }
 
+/** Passes the bytes on while they are UTF-8, and fails at the first that is not (csv-parse would put U+FFFD in its place). */
+function strictUtf8(): Transform {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const checked = (check: () => void, done: TransformCallback, chunk?: Buffer) => {
+    try {
+      check();
+    } catch (error) {
+      return done(error as Error);
+    }
+    done(null, chunk);
+  };
+  return new Transform({
+    transform: (chunk: Buffer, _encoding, done) => checked(() => decoder.decode(chunk, { stream: true }), done, chunk),
+    flush: (done) => checked(() => decoder.decode(), done),
+  });
+}
+
 /** A value in PostgreSQL's COPY text format. Only a tag can hold characters that need escaping. */
 function copyValue(value: string | null): string {
   return value === null ? '\\N' : value.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
@@ -164,7 +181,7 @@ export async function importClients(csv: Readable, checkInput: CheckClientInput)
 
   async function* copyRows(): AsyncGenerator<string> {
     // pipeline(): a failure of the body (too large, cut off), even one before this point, ends the parsing with it.
-    const parser = pipeline(csv, parse({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true }), () => undefined);
+    const parser = pipeline(csv, strictUtf8(), parse({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true }), () => undefined);
     let columns: [string, number][] | undefined;
     let width = 0;
     let chunk = '';
@@ -204,6 +221,7 @@ export async function importClients(csv: Readable, checkInput: CheckClientInput)
       }
     } catch (error) {
       if (error instanceof CsvError) throw new MalformedInputError(`the body is not CSV: ${error.message}`, 'body');
+      if ((error as { code?: string }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') throw new MalformedInputError('the body is not UTF-8 text', 'body');
       throw error;
     }
     if (!columns) throw new HeaderError(REQUIRED_COLUMNS.map((field) => ({ field, message: 'is a required column; the body has no header row' })));

@@ -101,6 +101,23 @@ describe('client import and export API', () => {
       assertProblem(res, 415);
     });
 
+    it('refuses CSV in a charset other than UTF-8 with 415, and imports nothing', async () => {
+      const phone = randomPhone();
+      const res = await ctx.api.post('/api/clients/import/', undefined, {
+        raw: Buffer.from(`phone_number,timezone,tag\n${phone},UTC,\xe0\n`, 'latin1'),
+        headers: { 'content-type': 'text/csv; charset=windows-1251' },
+      });
+      assertProblem(res, 415);
+      assert.equal((await ctx.api.db('clients').where('phone_number', phone)).length, 0);
+    });
+
+    it('refuses a body that is not UTF-8 with 400 naming the body, and imports nothing', async () => {
+      const phone = randomPhone();
+      const res = await ctx.api.post('/api/clients/import/', undefined, { raw: Buffer.from(`phone_number,timezone,tag\n${phone},UTC,a\xe0\n`, 'latin1'), headers: CSV });
+      assertProblem(res, 400, 'body');
+      assert.equal((await ctx.api.db('clients').where('phone_number', phone)).length, 0);
+    });
+
     it('updates the client of a phone number it already has, keeping its id', async () => {
       const existing = await ctx.api.createClient({ tag: tagged(), timezone: 'Europe/Moscow' });
       const tag = tagged();
