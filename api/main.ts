@@ -4,7 +4,7 @@ import { createLogger } from '../config/logger';
 import { serveMetrics } from '../config/metrics-server';
 import { temporalConnectionOptions } from '../config/temporal';
 import { createMailingService } from '../domain/mailings';
-import { connectDatabase } from '../storage/database';
+import { connectDatabase, schemaIsCurrent } from '../storage/database';
 import { countByStatus } from '../storage/mailing-lifecycle';
 import { pendingTotal } from '../storage/mailing-counts';
 import { createApp } from './app';
@@ -30,6 +30,7 @@ async function main() {
     services: {
       readiness: {
         postgres: () => db.raw('select 1'),
+        schema: () => schemaIsCurrent(db),
         temporal: () => connection.healthService.check({}),
       },
       mailings: createMailingService({

@@ -36,6 +36,15 @@ export async function migrateLatest(db: Database): Promise<string[]> {
   return applied;
 }
 
+/**
+ * Resolves when every migration this code knows has been applied; rejects naming those that have not.
+ * A process of a new version is not ready while the migration Job of its release is still running.
+ */
+export async function schemaIsCurrent(db: Database): Promise<void> {
+  const [, pending] = (await db.migrate.list(migrations)) as [unknown[], string[]];
+  if (pending.length > 0) throw new Error(`migrations not applied yet: ${pending.map((file) => migrations.migrationSource!.getMigrationName(file)).join(', ')}`);
+}
+
 /** True when a query failed on a unique constraint: SQLSTATE 23505, wrapped by objection or, from a raw query, as pg reports it. */
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   const violation = error as { code?: string; constraint?: string } | null;

@@ -1,16 +1,34 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createProvider } from '../activities/provider';
 import { createStatsMailer } from '../activities/stats-mailer';
 import { loadConfig, requireSetting, sendLimits, statsEmailSettings } from '../config';
-import { createLogger } from '../config/logger';
+import { createLogger, type Logger } from '../config/logger';
 import { temporalConnectionOptions } from '../config/temporal';
 import { createMailingService } from '../domain/mailings';
-import { connectDatabase } from '../storage/database';
+import { connectDatabase, schemaIsCurrent, type Database } from '../storage/database';
 import { ensureDailyStatsSchedule } from './daily-stats-schedule';
 import { installRuntime, serveWorkerMetrics } from './metrics';
 import { temporalLogger } from './runtime-logger';
 import { createMailingWorker, ensureReconcileSchedule } from './worker';
+
+const SCHEMA_RECHECK_MS = 2_000;
+
+/**
+ * Waits until the database has every migration of this code: a worker of a new release takes no work
+ * while its release's migration Job runs (activities would meet the old schema). Says so every 30 s.
+ */
+async function schemaApplied(db: Database, logger: Logger): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await schemaIsCurrent(db);
+    } catch (error) {
+      if (tries % 15 === 0) logger.warn({ err: error }, 'waiting for the database schema before taking work');
+      await sleep(SCHEMA_RECHECK_MS);
+    }
+  }
+}
 
 /** The worker process (`npm run worker`); scale out by running more of them on the same task queue. */
 async function main() {
@@ -19,6 +37,7 @@ async function main() {
   installRuntime({ logger: temporalLogger(logger) }, config, logger);
   const metrics = await serveWorkerMetrics(config, logger);
   const db = connectDatabase(requireSetting(config, 'DATABASE_URL'), config.DATABASE_POOL_MAX);
+  await schemaApplied(db, logger);
   const temporal = temporalConnectionOptions(config);
   const connection = await NativeConnection.connect(temporal);
   const client = new Client({ connection: await Connection.connect(temporal), namespace: config.TEMPORAL_NAMESPACE });
