@@ -1,6 +1,6 @@
 import { retryOnConflict } from './database';
 import { mailingColumns, MailingRow, toMailing, type Mailing, type MailingFields } from './mailings';
-import { countsByMailing } from './mailing-counts';
+import { countsByMailing, foldCounts } from './mailing-counts';
 import * as messages from './messages';
 
 /**
@@ -102,6 +102,7 @@ export async function markDeleted(id: number): Promise<Deletion | undefined> {
 export async function closeDeleted(id: number): Promise<number> {
   const cancelled = await messages.closePending(id, 'cancelled', 'the mailing was deleted');
   await transition(id, 'cancel');
+  await foldCounts(id);
   return cancelled;
 }
 
@@ -121,11 +122,16 @@ export async function finishRun(id: number, reachedEnd: boolean): Promise<RunEnd
   const ended = (status: LifecycleStatus, cancelled = 0, expired = 0): RunEnd => ({ status, expired, cancelled });
   const counts = (await countsByMailing([id])).get(id)!;
   const unsent = counts.expired > 0 || (reachedEnd && counts.pending > 0);
-  if (!unsent && (await transition(id, 'finish'))) return ended('finished');
+  if (!unsent && (await transition(id, 'finish'))) {
+    await foldCounts(id);
+    return ended('finished');
+  }
   if ((reachedEnd || counts.expired > 0) && (await transition(id, 'expire'))) {
     // Expired first, then closed: an audience chunk records only while the mailing is running (under
     // its row's lock), so no message it adds can come after the close and stay pending for ever.
-    return ended('expired', 0, reachedEnd ? await messages.closePending(id, 'expired', 'the mailing ended before the message could be sent') : 0);
+    const expired = reachedEnd ? await messages.closePending(id, 'expired', 'the mailing ended before the message could be sent') : 0;
+    await foldCounts(id);
+    return ended('expired', 0, expired);
   }
   const row = await MailingRow.query().findById(id).select('status', 'deleted_at');
   if (!row) return ended('cancelled');

@@ -358,6 +358,22 @@ describe('the mailing state machine', () => {
     const actual = async (mailingId: number) =>
       Object.fromEntries((await db('messages').where({ mailing_id: mailingId }).select('status').count('* as n').groupBy('status')).map((r) => [r.status, Number(r.n)]));
 
+    it('of an ended mailing are one row per status, adding up as before', async () => {
+      const { mailingId, messageIds } = await mailingWithDueMessages(db, 4);
+      // Outcomes written by two connections land in two shards.
+      const [one, two] = [connectDatabase(process.env.DATABASE_URL!), connectDatabase(process.env.DATABASE_URL!)];
+      try {
+        await one('messages').where({ id: messageIds[0] }).update({ status: 'sent' });
+        await two('messages').where({ id: messageIds[1] }).update({ status: 'sent' });
+      } finally {
+        Model.knex(db);
+        await Promise.all([one.destroy(), two.destroy()]);
+      }
+      assert.equal(await run(activities.finishMailing, mailingId, true), 'expired');
+      const shards = await db('mailing_count_shards').where({ mailing_id: mailingId }).orderBy('status').select('status', 'count');
+      assert.deepEqual(shards.map((row) => [row.status, Number(row.count)]), [['expired', 2], ['sent', 2]]);
+    });
+
     it('follow every change of the messages: recording, outcomes, expiry, cancellation', async () => {
       const tag = uniqueTag();
       await insertClients(db, 7, { tag });
