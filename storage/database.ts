@@ -14,7 +14,7 @@ export function connectDatabase(url: string, poolMax = 10): Database {
 
 const directory = path.join(__dirname, 'migrations');
 /** knex records a migration by file name: compiled (`dist/`, `.js`) it keeps its `.ts` name, so both share one history. */
-const migrations: Knex.MigratorConfig = {
+export const migrations: Knex.MigratorConfig = {
   migrationSource: {
     getMigrations: async () => (await readdir(directory)).filter((file) => /^\d+_\w+\.[jt]s$/.test(file)).sort(),
     getMigrationName: (file: string) => file.replace(/\.js$/, '.ts'),

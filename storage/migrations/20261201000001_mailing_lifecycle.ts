@@ -30,7 +30,9 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw('DROP INDEX mailings_open');
+  // The mailings of the newer code count as started (its workflows run them); later ones do not.
   await knex.schema.alterTable('mailings', (t) => t.boolean('workflow_started').notNullable().defaultTo(true));
+  await knex.raw('ALTER TABLE mailings ALTER COLUMN workflow_started SET DEFAULT false');
   await knex.raw('CREATE INDEX mailings_unstarted ON mailings (id) WHERE NOT workflow_started AND deleted_at IS NULL');
   await knex.schema.alterTable('mailings', (t) => {
     t.dropColumn('audience_cursor');

@@ -45,12 +45,18 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw('DROP VIEW mailing_counts');
-  await knex.raw(`
-    CREATE TABLE mailing_counts AS
-    SELECT mailing_id, status, sum(count)::bigint AS count FROM mailing_count_shards GROUP BY mailing_id, status`);
-  await knex.raw('ALTER TABLE mailing_counts ADD PRIMARY KEY (mailing_id, status)');
-  await knex.raw('ALTER TABLE mailing_counts ADD FOREIGN KEY (mailing_id) REFERENCES mailings (id)');
+  // The counts summed aside first: the shards' table still holds the names the counters' table had.
+  await knex.raw(`CREATE TEMPORARY TABLE summed AS SELECT mailing_id, status, sum(count)::bigint AS count FROM mailing_count_shards GROUP BY mailing_id, status`);
   await knex.raw('DROP TABLE mailing_count_shards');
+  await knex.raw(`
+    CREATE TABLE mailing_counts (
+      mailing_id bigint NOT NULL REFERENCES mailings (id),
+      status varchar(16) NOT NULL,
+      count bigint NOT NULL,
+      PRIMARY KEY (mailing_id, status)
+    )`);
+  await knex.raw('INSERT INTO mailing_counts (mailing_id, status, count) SELECT mailing_id, status, count FROM summed');
+  await knex.raw('DROP TABLE summed');
   await knex.raw(`
     CREATE OR REPLACE FUNCTION mailing_counts_add() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -59,6 +65,7 @@ export async function down(knex: Knex): Promise<void> {
         SELECT mailing_id, status, count(*) FROM new_rows GROUP BY mailing_id, status ORDER BY mailing_id, status
         ON CONFLICT (mailing_id, status) DO UPDATE SET count = mailing_counts.count + EXCLUDED.count;
       ELSIF TG_OP = 'UPDATE' THEN
+        -- Most updates (claims, retries) keep the status: their delta is zero and nothing is written.
         INSERT INTO mailing_counts (mailing_id, status, count)
         SELECT mailing_id, status, sum(delta) FROM (
           SELECT mailing_id, status, 1 AS delta FROM new_rows
