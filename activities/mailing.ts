@@ -6,7 +6,7 @@ import { recordClaimOutcomes } from '../storage/messages';
 import * as lifecycle from '../storage/mailing-lifecycle';
 import * as mailings from '../storage/mailings';
 import { countOutageBackoff, countOutcome } from './metrics';
-import { OutcomeWriter } from './outcome-writer';
+import { OutcomeWriter, type OutcomeWriterTimes } from './outcome-writer';
 import type { Provider } from './provider';
 import type { RateLimiter } from './rate-limit';
 import { BatchReport, SendBatch } from './send-batch';
@@ -24,6 +24,8 @@ export interface MailingActivityDeps {
   rateLimiter: RateLimiter;
   policy: SendingPolicy;
   logger: Logger;
+  /** How outcomes are written (OutcomeWriter's defaults unless set; tests shorten them). */
+  outcomeTimes?: Partial<OutcomeWriterTimes>;
 }
 
 // Clients per audience chunk: one short transaction each, so a delete or an edit waits at most that long.
@@ -43,9 +45,9 @@ const firstSendAt: FirstSendAt = (window, zones, startAt, endAt) => {
   return zones.map((zone) => new Date(Math.min(nextOpening(zone, window, from).at, endAt.getTime())));
 };
 
-export function createMailingActivities({ provider, rateLimiter, policy, logger }: MailingActivityDeps) {
+export function createMailingActivities({ provider, rateLimiter, policy, logger, outcomeTimes }: MailingActivityDeps) {
   const slots = new Sema(policy.concurrency);
-  const outcomes = new OutcomeWriter(recordClaimOutcomes, logger);
+  const outcomes = new OutcomeWriter(recordClaimOutcomes, logger, outcomeTimes);
   const fronts = new Map<number, number>();
   const audienceTurns = new Sema(AUDIENCE_CHUNKS_AT_ONCE);
 

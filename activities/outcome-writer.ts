@@ -58,6 +58,11 @@ export class OutcomeWriter {
     this.times = { ...TIMES, ...times };
   }
 
+  /** The longest an answer may wait to be written: the flush interval, then every retry of a failing statement. */
+  get longestWaitMs(): number {
+    return this.times.flushIntervalMs + this.times.attempts * this.times.retryDelayMs;
+  }
+
   /** The account of one batch's outcomes. */
   batch(mailingId: number, logger: Logger): BatchOutcomes {
     return { mailingId, logger, unwritten: 0 };

@@ -111,9 +111,11 @@ export class SendBatch {
   private readonly openings = new Map<string, Opening>();
   /** A request that could not be made at all (bad configuration): nothing more starts, and the batch fails with it. */
   private failure?: unknown;
-  // A lease outlives any request of the batch (a request lasts at most requestTimeoutMs in all), so only
-  // a batch that died loses its messages to another; messages still unsent when their lease is about to
-  // run out are left to whoever claims them next.
+  // A lease outlives any request of the batch (started within claimTtlMs of the claim, lasting at most
+  // requestTimeoutMs) and the writing of its answer (through a database restart: the outcome writer's
+  // retries), so only a batch that died loses its messages to another, never one whose answers are
+  // still on their way; messages still unsent when their claim is about to run out are left to whoever
+  // claims them next.
   private readonly leaseMs: number;
   private readonly claimTtlMs: number;
 
@@ -134,8 +136,8 @@ export class SendBatch {
     this.abandon = this.cancelRequested.signal;
     this.outcomes = deps.outcomes.batch(mailingId, deps.logger);
     this.claimSize = new ClaimSize(deps.policy.concurrency);
-    this.leaseMs = 2 * deps.policy.requestTimeoutMs + 5_000;
-    this.claimTtlMs = this.leaseMs - deps.policy.requestTimeoutMs - 1_000;
+    this.claimTtlMs = deps.policy.requestTimeoutMs + 4_000;
+    this.leaseMs = this.claimTtlMs + deps.policy.requestTimeoutMs + deps.outcomes.longestWaitMs + 1_000;
   }
 
   async run(): Promise<BatchReport> {

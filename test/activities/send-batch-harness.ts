@@ -4,6 +4,7 @@ import { Model } from 'objection';
 import { createLogger } from '../../config/logger';
 import { createMailingActivities, type BatchReport, type SendingPolicy } from '../../activities/mailing';
 import { createProvider, type Provider } from '../../activities/provider';
+import type { OutcomeWriterTimes } from '../../activities/outcome-writer';
 import type { RateLimiter } from '../../activities/rate-limit';
 import { startFakeProvider, type FakeProvider } from '../../stack/fake-provider';
 import { connectDatabase, type Database } from '../../storage/database';
@@ -39,6 +40,7 @@ interface Overrides {
   provider?: Provider;
   rateLimiter?: RateLimiter;
   policy?: Partial<SendingPolicy>;
+  outcomeTimes?: Partial<OutcomeWriterTimes>;
 }
 
 export interface SendBatchWorld {
@@ -68,6 +70,7 @@ export function useSendBatch(): SendBatchWorld {
         rateLimiter: overrides.rateLimiter ?? unlimited,
         policy: { ...POLICY, ...overrides.policy },
         logger,
+        outcomeTimes: overrides.outcomeTimes,
       }),
     environment: () => new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }),
     sendBatch: (mailingId, limit = 1000, activities = world.activitiesWith(), env = world.environment()) => env.run(activities.sendBatch, mailingId, limit),

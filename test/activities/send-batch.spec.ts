@@ -524,22 +524,40 @@ describe('sendBatch activity', function () {
   });
 
   describe('claimed messages', () => {
+    it("are leased past their last request's end by the whole time its answer may take to be written (a database restart)", async () => {
+      const { mailingId } = await mailingWithDueMessages(db, 1);
+      let leaseLeftMs = 0;
+      const measuring: Provider = {
+        async send(message, signal) {
+          leaseLeftMs = Number((await db.raw('SELECT extract(epoch FROM lease_until - now()) * 1000 AS ms FROM messages WHERE id = ?', [message.id])).rows[0].ms);
+          return client.send(message, signal);
+        },
+        close: async () => undefined,
+      };
+      const outcomeTimes = { flushIntervalMs: 50, retryDelayMs: 1_000, attempts: 30 };
+      await sendBatch(mailingId, 1000, activitiesWith({ provider: measuring, outcomeTimes }));
+      // The last request may start up to requestTimeoutMs + 4 s after the claim (its claim's time to live).
+      const needed = 4 * SECOND + 2 * POLICY.requestTimeoutMs + outcomeTimes.flushIntervalMs + outcomeTimes.attempts * outcomeTimes.retryDelayMs;
+      assert.ok(leaseLeftMs >= needed, `${leaseLeftMs} ms of lease left at the first request, ${needed} needed`);
+    });
+
     it('are not sent once their lease ran out while they waited for a rate token', async function () {
-      // The lease is 2 * requestTimeoutMs + a constant: waiting it out is the slow part of this test.
+      // The lease covers a request's time and the writing of its answer: short ones, as waiting it out is the slow part of this test.
       this.timeout(60_000);
       const policy = { concurrency: 2, requestTimeoutMs: 100 };
+      const outcomeTimes = { retryDelayMs: 100, attempts: 3 };
       const { mailingId, messageIds } = await mailingWithDueMessages(db, 2);
       let open!: () => void;
       const gate = new Promise<void>((resolve) => (open = resolve));
       let asked = 0;
       // No token until the test opens the gate.
       const closed: RateLimiter = { acquire: () => (asked++, gate) };
-      const first = sendBatch(mailingId, 1000, activitiesWith({ rateLimiter: closed, policy }));
+      const first = sendBatch(mailingId, 1000, activitiesWith({ rateLimiter: closed, policy, outcomeTimes }));
       const expired = async () => (await db.raw('SELECT bool_and(lease_until < now()) AS expired FROM messages WHERE mailing_id = ?', [mailingId])).rows[0].expired;
       while (asked === 0) await sleep(10);
       while (!(await expired())) await sleep(100);
       // The leases ran out: another batch (say on another worker) may now take the messages, and does.
-      const second = await sendBatch(mailingId, 1000, activitiesWith({ policy }));
+      const second = await sendBatch(mailingId, 1000, activitiesWith({ policy, outcomeTimes }));
       assert.equal(second.sent, 2);
       open();
       await first;
