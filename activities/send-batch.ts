@@ -233,13 +233,9 @@ export class SendBatch {
     return true;
   }
 
-  /**
-   * A message whose client the filter no longer matches (an edit left it out) is cancelled, with no
-   * request, unless the filter has changed again since the batch began: the batch then stops, and the
-   * next claims with the new one.
-   */
+  /** A message whose client the mailing's filter no longer matches (an edit left it out) is cancelled, with no request. */
   private cancelLeftOut(message: ClaimedMessage): boolean {
-    if (!message.leftOut || this.filter !== this.initialFilter) return false;
+    if (!message.leftOut) return false;
     const outcome: SendOutcome = { id: message.id, status: 'cancelled', error: messages.LEFT_OUT, retryAt: null, attempted: false };
     this.deps.outcomes.add(this.outcomes, { token: this.token, outcome });
     countOutcome('cancelled');
@@ -319,15 +315,14 @@ export class SendBatch {
     if (this.claimedCount > 0) this.claimSize.usedUp(this.claimedCount, performance.now() - this.claimedAt);
     const want = Math.min(this.claimSize.value, this.limit - this.report.attempted);
     this.claimedUpTo ||= this.deps.fronts.get(this.mailingId) ?? 0;
-    const { filter } = this.terms;
     // The lease runs from the database's clock during the claim: counted from before it was asked for.
     let askedAt = performance.now();
-    let claim = await messages.claimDue(this.mailingId, want, this.leaseMs, { afterId: this.claimedUpTo, filter });
+    let claim = await messages.claimDue(this.mailingId, want, this.leaseMs, { afterId: this.claimedUpTo });
     if (claim.messages.length === 0 && this.claimedUpTo > 0) {
       // Past the last due message: what the front passed (retries, released leases, opened windows) comes next.
       this.claimedUpTo = 0;
       askedAt = performance.now();
-      claim = await messages.claimDue(this.mailingId, want, this.leaseMs, { filter });
+      claim = await messages.claimDue(this.mailingId, want, this.leaseMs);
     }
     this.claimedAt = askedAt;
     this.token = claim.token;

@@ -68,6 +68,11 @@ export interface Claim {
   messages: ClaimedMessage[];
 }
 
+// The same test over the filter as stored (lists under `mobile_operator_code` and `tag`), read in the statement.
+const storedFilterLists = (filter: string) => `
+  CASE WHEN ${filter}->'mobile_operator_code' IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(${filter}->'mobile_operator_code')) END AS codes,
+  CASE WHEN ${filter}->'tag' IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(${filter}->'tag')) END AS tags`;
+
 /**
  * Leases the next due messages of a mailing to one send batch. SKIP LOCKED lets parallel batches
  * (on any worker) take disjoint messages; a lease that runs out frees the messages of a batch that died.
@@ -75,30 +80,29 @@ export interface Claim {
  * mailing), so it does not rescan the messages already sent or held leased; it starts again from the
  * first id only once nothing is due past that. A message goes to its recorded phone while a
  * client with that phone exists, so a client deleted and imported again is still messaged, once.
- * `filter` is the mailing's filter as the caller last read it: a message whose client it no longer
- * matches comes back `leftOut`, so an edited filter holds from the next claim on, not only once the
- * audience's re-recording closes those messages at its end.
+ * A message whose client the mailing's filter no longer matches comes back `leftOut`, so an edited
+ * filter holds from the next claim on, not only once the audience's re-recording closes those
+ * messages at its end.
  */
-export async function claimDue(
-  mailingId: number,
-  limit: number,
-  leaseMs: number,
-  { afterId = 0, filter = {} }: { afterId?: number; filter?: AudienceFilter } = {},
-): Promise<Claim> {
+export async function claimDue(mailingId: number, limit: number, leaseMs: number, { afterId = 0 }: { afterId?: number } = {}): Promise<Claim> {
   const token = randomUUID();
   // One lookup of the client per message gives both facts: no row, the client was deleted; an empty
-  // zone (a real one never is), it no longer matches the filter.
+  // zone (a real one never is), it no longer matches the filter. The filter is the mailing's as this
+  // statement reads it, not as the batch last read it: a batch a second behind an edit would cancel
+  // the messages of the clients the edit brought in.
   const result = await knex().raw(
     `WITH due AS (
        SELECT id FROM messages
        WHERE mailing_id = :mailingId AND status = 'pending' AND id > :afterId AND due_at <= now()
          AND (lease_until IS NULL OR lease_until < now())
-       ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
+       ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED),
+     f AS (SELECT ${storedFilterLists('filter')} FROM mailings WHERE id = :mailingId)
      UPDATE messages m SET lease_until = now() + make_interval(secs => :leaseMs / 1000.0), lease_token = :token
      FROM due WHERE m.id = due.id
      RETURNING m.id, m.attempts, m.phone,
-       (SELECT CASE WHEN ${MATCHES_FILTER} THEN c.timezone ELSE '' END FROM clients c WHERE c.phone_number = m.phone) AS timezone`,
-    { mailingId, limit, leaseMs, afterId, token, ...filterBindings(filter) },
+       (SELECT CASE WHEN (f.codes IS NULL OR c.mobile_operator_code = ANY(f.codes)) AND (f.tags IS NULL OR c.tag = ANY(f.tags)) THEN c.timezone ELSE '' END
+        FROM clients c, f WHERE c.phone_number = m.phone) AS timezone`,
+    { mailingId, limit, leaseMs, afterId, token },
   );
   const messages = result.rows.map((r: { id: string; phone: string | null; timezone: string | null; attempts: number }) => ({
     id: Number(r.id),

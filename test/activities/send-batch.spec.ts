@@ -8,7 +8,7 @@ import type { Provider } from '../../activities/provider';
 import { nextOpening } from '../../activities/send-window';
 import type { FakeProvider } from '../../stack/fake-provider';
 import type { Database } from '../../storage/database';
-import { claimDue, closePending, recordOutcomes, type SendOutcome } from '../../storage/messages';
+import { claimDue, closePending, recordOutcomes, releaseLeases, type SendOutcome } from '../../storage/messages';
 import { insertClients, insertMailing, insertMessages, mailingWithDueMessages, messageStates, uniqueTag } from './fixtures';
 import { POLICY, SECOND, timed, useSendBatch } from './send-batch-harness';
 
@@ -168,6 +168,21 @@ describe('sendBatch activity', function () {
         messageIds.map((id) => states.get(id)),
         [['sent', null, 1], ['sent', null, 1], ...droppedIds.map(() => ['cancelled', 'client no longer matches the mailing filter', 0])],
       );
+    });
+
+    it("judges a claimed message's client by the mailing's filter as stored when it claims, not as the batch last read it", async () => {
+      const [a, b] = [uniqueTag(), uniqueTag()];
+      const mailingId = await insertMailing(db, { filter: { tag: [a] } });
+      const clientIds = [...(await insertClients(db, 1, { tag: a })), ...(await insertClients(db, 1, { tag: b }))];
+      await insertMessages(db, mailingId, clientIds);
+      const leftOut = async () => {
+        const claim = await claimDue(mailingId, 10, 60 * SECOND);
+        await releaseLeases(claim.token, claim.messages.map((m) => m.id));
+        return claim.messages.map((m) => m.leftOut);
+      };
+      assert.deepEqual(await leftOut(), [false, true]);
+      await db('mailings').where({ id: mailingId }).update({ filter: JSON.stringify({ tag: [a, b] }) });
+      assert.deepEqual(await leftOut(), [false, false]);
     });
 
     it('sends nothing for a deleted mailing', async () => {
