@@ -1,4 +1,4 @@
-import { condition, log } from '@temporalio/workflow';
+import { condition, log, patched, workflowInfo } from '@temporalio/workflow';
 import { cancelMailing, finishMailing } from './mailing-activities';
 import type { MailingOutcome, SendLimits } from './mailing';
 import { type Phase, type Progress, showProgress } from './progress';
@@ -18,6 +18,17 @@ export interface Run {
   /** What the `progress` query answers. */
   progress: Progress;
 }
+
+// A run that waits (for its start, or paused) continues as new past this many events: it may wait for weeks.
+export const MAX_EVENTS_PER_RUN = 2_000;
+/** Marks runs that continue as new while paused, as they do while waiting for the start (2026-12-03). */
+const LONG_PAUSE_PATCH = 'mailing-long-pause-continue-as-new-2026-12';
+
+/**
+ * A paused run has grown long: about ten events per schedule recheck while paused (every ten minutes
+ * once sending, every hour before the start) took a run paused for a month past Temporal's limit.
+ */
+export const pausedTooLong = () => workflowInfo().historyLength > MAX_EVENTS_PER_RUN && patched(LONG_PAUSE_PATCH);
 
 // Sending that could start nothing waits at least this long before trying again: no loop without a timer.
 export const IDLE_MS = 1_000;

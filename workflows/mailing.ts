@@ -1,9 +1,9 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { CancellationScope, condition, continueAsNew, defineSignal, defineUpdate, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, CancellationScope, condition, continueAsNew, defineSignal, defineUpdate, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { legacyMailingWorkflow } from './legacy-mailing';
 import type { MailingSchedule } from '../storage/mailings';
 import { cancelMailing, claimStart, readSchedule } from './mailing-activities';
-import { closeDeleted, enterPhase, finishAtEnd, isFinal, Run, sleepUnlessEdited } from './mailing-run';
+import { closeDeleted, enterPhase, finishAtEnd, isFinal, MAX_EVENTS_PER_RUN, pausedTooLong, Run, sleepUnlessEdited } from './mailing-run';
 import { newProgress, progressQuery, type ProgressCounts } from './progress';
 import { sendInRounds } from './send-in-rounds';
 import { sendInWindow } from './send-in-window';
@@ -56,8 +56,6 @@ const SLIDING_WINDOW_PATCH = 'mailing-sliding-window-2026-12';
  */
 const QUICK_START_PATCH = 'mailing-quick-start-2026-12';
 
-// A run waiting for its start continues as new past this many events.
-const MAX_EVENTS_PER_RUN = 2_000;
 // While waiting for its start, the schedule is read at least this often, so a lost signal only delays.
 const SCHEDULE_RECHECK_MS = 3_600_000;
 
@@ -123,13 +121,14 @@ async function waitForStart(run: Run): Promise<{ schedule?: MailingSchedule } | 
       const untilEnd = Date.parse(schedule.endAt) - Date.now();
       if (untilEnd <= 0) return finishAtEnd(run);
       await sleepUnlessEdited(run, Math.min(untilEnd, SCHEDULE_RECHECK_MS), untilEnd <= SCHEDULE_RECHECK_MS ? 'paused: until end_at' : 'paused: schedule recheck');
+      if (pausedTooLong()) await continueAsNewWaiting(run);
       continue;
     }
     enterPhase(run, 'waiting for start');
     const untilStart = Date.parse(schedule.startAt) - Date.now();
     if (untilStart > 0) {
       await sleepUnlessEdited(run, Math.min(untilStart, SCHEDULE_RECHECK_MS), untilStart <= SCHEDULE_RECHECK_MS ? 'until start_at' : 'schedule recheck before start_at');
-      if (workflowInfo().historyLength > MAX_EVENTS_PER_RUN) await continueAsNew<typeof mailingWorkflow>({ mailingId: run.mailingId, limits: run.limits });
+      if (workflowInfo().historyLength > MAX_EVENTS_PER_RUN) await continueAsNewWaiting(run);
       // The start came and nothing was edited: the claim checks the schedule in the database itself.
       if (run.edited || Date.now() < Date.parse(schedule.startAt) || !patched(QUICK_START_PATCH)) continue;
     }
@@ -141,3 +140,8 @@ async function waitForStart(run: Run): Promise<{ schedule?: MailingSchedule } | 
   }
 }
 
+/** A run still waiting for its start goes on in a new one; a pause update under way finishes first (it adds no command). */
+async function continueAsNewWaiting(run: Run): Promise<never> {
+  await condition(allHandlersFinished);
+  return continueAsNew<typeof mailingWorkflow>({ mailingId: run.mailingId, limits: run.limits });
+}

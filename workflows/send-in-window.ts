@@ -3,7 +3,7 @@ import type { BatchReport } from '../activities/mailing';
 import type { MailingSchedule } from '../storage/mailings';
 import type { MailingOutcome, mailingWorkflow } from './mailing';
 import { finishMailing, readSchedule, recordAudience, sendBatch } from './mailing-activities';
-import { closeDeleted, enterPhase, finishAtEnd, IDLE_MS, isFinal, Run, sleepUnlessEdited } from './mailing-run';
+import { closeDeleted, enterPhase, finishAtEnd, IDLE_MS, isFinal, pausedTooLong, Run, sleepUnlessEdited } from './mailing-run';
 import { addReport, countsOf, showProgress } from './progress';
 
 /** Marks runs in which an outage found by several lanes pauses the window once (2026-12-01). */
@@ -54,6 +54,10 @@ export async function sendInWindow(run: Run, claimed?: MailingSchedule): Promise
       // Until resumed (a signal) or the end; read again now and then in case the signal was lost.
       const untilEnd = endAt - Date.now();
       await sleepUnlessEdited(run, Math.min(untilEnd, WINDOW_RECHECK_MS), untilEnd <= WINDOW_RECHECK_MS ? 'paused: until end_at' : 'paused: schedule recheck');
+      if (pausedTooLong()) {
+        await condition(allHandlersFinished);
+        return continueAsNew<typeof mailingWorkflow>({ mailingId, limits, sending: true, progress: countsOf(run.progress) });
+      }
       continue;
     }
     run.paused = false;

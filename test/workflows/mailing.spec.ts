@@ -204,6 +204,48 @@ describe('mailing workflow', function () {
     });
   });
 
+  it('continues as new while paused for days, so that a mailing paused for weeks keeps a short history, and sends once resumed', async function () {
+    this.timeout(120_000);
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + 60 * 24 * HOUR), 5);
+    // Nothing is sent until the test says so: the lanes find nothing to start.
+    mailing.perBatch = 0;
+    await withMailing(mailing, async (handle) => {
+      await eventually(async () => mailing.count('sendBatch') > 0 || undefined);
+      mailing.schedule = { ...mailing.schedule, status: 'paused' };
+      await handle.signal(mailingChanged);
+      // Schedule rechecks every ten minutes: more events in three days than one run takes (2,000).
+      await env.sleep(72 * HOUR);
+      const { runId, historyLength } = await handle.describe();
+      assert.notEqual(runId, handle.firstExecutionRunId);
+      assert.ok(historyLength < 2_100, `${historyLength} events in the latest run`);
+      mailing.perBatch = Infinity;
+      mailing.schedule = { ...mailing.schedule, status: 'running' };
+      await handle.signal(mailingChanged);
+      assert.equal(await handle.result(), 'finished');
+      assert.equal(mailing.pending, 0);
+    });
+  });
+
+  it('continues as new while paused before its start for days, and starts once resumed', async function () {
+    this.timeout(120_000);
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + 60 * 24 * HOUR), 5);
+    mailing.schedule = { ...mailing.schedule, status: 'paused' };
+    await withMailing(mailing, async (handle) => {
+      // Schedule rechecks every hour: more events in ten days than one run takes (2,000).
+      await env.sleep(10 * 24 * HOUR);
+      const { runId, historyLength } = await handle.describe();
+      assert.notEqual(runId, handle.firstExecutionRunId);
+      assert.ok(historyLength < 2_100, `${historyLength} events in the latest run`);
+      assert.equal(mailing.count('claimStart'), 0);
+      mailing.schedule = { ...mailing.schedule, status: 'scheduled' };
+      await handle.signal(mailingChanged);
+      assert.equal(await handle.result(), 'finished');
+      assert.equal(mailing.pending, 0);
+    });
+  });
+
   it('claims its start before it records the audience or sends', async () => {
     const t0 = await now();
     const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 2);
