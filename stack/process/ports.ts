@@ -24,3 +24,16 @@ export function tcpProbe(host: string, port: number, timeoutMs = 2_000): Promise
     socket.once('error', reject);
   });
 }
+
+/**
+ * Throws when something already accepts connections on host:port: a part started there would fail to
+ * listen, while its readiness probe reached the other server (a second checkout's stack, say) and
+ * the stack went on against it.
+ */
+export async function assertPortFree(name: string, host: string, port: number): Promise<void> {
+  const taken = await tcpProbe(host, port, 1_000).then(
+    () => true,
+    () => false,
+  );
+  if (taken) throw new Error(`${name} cannot listen on ${host}:${port}: another server already does (a second stack?); stop it or choose another port`);
+}

@@ -1,6 +1,7 @@
 import { Connection } from '@temporalio/client';
 import type { Logger } from '../../config/logger';
 import { spawnManaged, waitUntilReady, type ExitStatus } from '../process/managed-process';
+import { assertPortFree } from '../process/ports';
 
 /** Generous: the first start creates the SQLite schema, and CI has two busy cores. */
 const STARTUP_TIMEOUT_MS = 60_000;
@@ -37,6 +38,8 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     ...(dbFile ? ['--db-filename', dbFile] : []),
     ...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']),
   ];
+  await assertPortFree('temporal', '127.0.0.1', port);
+  if (uiPort) await assertPortFree('temporal web UI', '127.0.0.1', uiPort);
   const server = await spawnManaged({
     name: 'temporal',
     command: cliPath,
