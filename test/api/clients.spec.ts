@@ -153,7 +153,8 @@ describe('clients API', () => {
       await ctx.api.db.raw(
         `INSERT INTO clients (phone_number, mobile_operator_code, tag, timezone)
          SELECT '7' || lpad((? + g)::text, 10, '0'), CASE WHEN g % 2 = 0 THEN '998' ELSE '999' END, CASE WHEN g % 2 = 0 THEN ? ELSE ? END, 'UTC'
-         FROM generate_series(1, 40000) g`,
+         FROM generate_series(1, 40000) g
+         ON CONFLICT (phone_number) DO NOTHING`,
         [first, tag, other],
       );
       try {
