@@ -96,7 +96,8 @@ export async function claimDue(mailingId: number, limit: number, leaseMs: number
        WHERE mailing_id = :mailingId AND status = 'pending' AND id > :afterId AND due_at <= now()
          AND (lease_until IS NULL OR lease_until < now())
        ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED),
-     f AS (SELECT ${storedFilterLists('filter')} FROM mailings WHERE id = :mailingId)
+     -- Read once per claim, not once per message (a CTE used once would be inlined into the per-row lookup).
+     f AS MATERIALIZED (SELECT ${storedFilterLists('filter')} FROM mailings WHERE id = :mailingId)
      UPDATE messages m SET lease_until = now() + make_interval(secs => :leaseMs / 1000.0), lease_token = :token
      FROM due WHERE m.id = due.id
      RETURNING m.id, m.attempts, m.phone,
