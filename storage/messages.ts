@@ -32,8 +32,10 @@ export function toMessage(row: Record<string, unknown>): Message {
 }
 
 // A filter key that is absent matches every client; a present key matches any of its values.
-export const MATCHES_FILTER = `(:codes::text[] IS NULL OR c.mobile_operator_code = ANY(:codes::text[]))
-  AND (:tags::text[] IS NULL OR c.tag = ANY(:tags::text[]))`;
+const matchesLists = (codes: string, tags: string) => `(${codes} IS NULL OR c.mobile_operator_code = ANY(${codes}))
+  AND (${tags} IS NULL OR c.tag = ANY(${tags}))`;
+
+export const MATCHES_FILTER = matchesLists(':codes::text[]', ':tags::text[]');
 
 export const filterBindings = (filter: AudienceFilter) => ({
   codes: filter.mobile_operator_code ?? null,
@@ -68,7 +70,7 @@ export interface Claim {
   messages: ClaimedMessage[];
 }
 
-// The same test over the filter as stored (lists under `mobile_operator_code` and `tag`), read in the statement.
+// The filter as stored (lists under `mobile_operator_code` and `tag`) as the two lists matchesLists takes, read in the statement.
 const storedFilterLists = (filter: string) => `
   CASE WHEN ${filter}->'mobile_operator_code' IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(${filter}->'mobile_operator_code')) END AS codes,
   CASE WHEN ${filter}->'tag' IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(${filter}->'tag')) END AS tags`;
@@ -101,8 +103,7 @@ export async function claimDue(mailingId: number, limit: number, leaseMs: number
      UPDATE messages m SET lease_until = now() + make_interval(secs => :leaseMs / 1000.0), lease_token = :token
      FROM due WHERE m.id = due.id
      RETURNING m.id, m.attempts, m.phone,
-       (SELECT CASE WHEN (f.codes IS NULL OR c.mobile_operator_code = ANY(f.codes)) AND (f.tags IS NULL OR c.tag = ANY(f.tags)) THEN c.timezone ELSE '' END
-        FROM clients c, f WHERE c.phone_number = m.phone) AS timezone`,
+       (SELECT CASE WHEN ${matchesLists('f.codes', 'f.tags')} THEN c.timezone ELSE '' END FROM clients c, f WHERE c.phone_number = m.phone) AS timezone`,
     { mailingId, limit, leaseMs, afterId, token },
   );
   const messages = result.rows.map((r: { id: string; phone: string | null; timezone: string | null; attempts: number }) => ({
