@@ -2,7 +2,7 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats';
 import { IANAZone } from 'luxon';
-import OpenAPIBackend from 'openapi-backend';
+import OpenAPIBackend, { type Document } from 'openapi-backend';
 import path from 'node:path';
 import { validationProblem, type FieldError } from './problem';
 
@@ -34,13 +34,14 @@ export const specPath = path.join(__dirname, '..', 'openapi.yaml');
  * The API as described by openapi.yaml: routing, request validation and (in tests) response
  * validation all come from the spec, so no route or field is restated in code.
  */
-export async function loadContract(): Promise<OpenAPIBackend> {
+export async function loadContract(definition: string | Document = specPath): Promise<OpenAPIBackend> {
   const contract = new OpenAPIBackend({
-    definition: specPath,
+    definition,
     strict: true,
     quick: false,
     coerceTypes: true,
-    ajvOpts: { allErrors: true },
+    // A query parameter's `default` in the spec is the value handlers see when the request omits it.
+    ajvOpts: { allErrors: true, useDefaults: true },
     ignoreTrailingSlashes: false,
     customizeAjv: addApiFormats,
   });

@@ -3,9 +3,9 @@ import type { Readable } from 'node:stream';
 import type { Context } from 'openapi-backend';
 import * as clients from '../../domain/clients';
 import { schemaCheck } from '../contract';
-import type { components, operations } from '../../contract/schema';
+import type { components } from '../../contract/schema';
+import type { Query } from './query';
 
-type Query<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
 type ClientInput = components['schemas']['ClientInput'];
 type ClientPatch = components['schemas']['ClientPatch'];
 
@@ -13,7 +13,7 @@ const id = (c: Context) => Number(c.request.params.id);
 
 export const clientHandlers = {
   listClients: async (c: Context, ctx: Koa.Context) => {
-    const { cursor, limit = 100, order, ...filter } = c.request.query as Query<'listClients'>;
+    const { cursor, limit, order, ...filter } = c.request.query as Query<'listClients'>;
     ctx.body = await clients.listClients(filter, { cursor, limit, order });
   },
 

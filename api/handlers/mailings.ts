@@ -1,9 +1,9 @@
 import type Koa from 'koa';
 import type { Context } from 'openapi-backend';
 import type { MailingService } from '../../domain/mailings';
-import type { components, operations } from '../../contract/schema';
+import type { components } from '../../contract/schema';
+import type { Query } from './query';
 
-type Query<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
 type MailingInput = components['schemas']['MailingInput'];
 type MailingPatch = components['schemas']['MailingPatch'];
 type AudienceQuery = components['schemas']['AudienceQuery'];
@@ -13,7 +13,7 @@ const id = (c: Context) => Number(c.request.params.id);
 export function mailingHandlers(mailings: MailingService) {
   return {
     listMailings: async (c: Context, ctx: Koa.Context) => {
-      const { cursor, limit = 100, order, status } = c.request.query as Query<'listMailings'>;
+      const { cursor, limit, order, status } = c.request.query as Query<'listMailings'>;
       ctx.body = await mailings.list({ cursor, limit, order }, { status });
     },
 
@@ -54,12 +54,12 @@ export function mailingHandlers(mailings: MailingService) {
     },
 
     getMailingsSummary: async (c: Context, ctx: Koa.Context) => {
-      const { cursor, limit = 100, order, status } = c.request.query as Query<'getMailingsSummary'>;
+      const { cursor, limit, order, status } = c.request.query as Query<'getMailingsSummary'>;
       ctx.body = await mailings.summary({ cursor, limit, order }, { status });
     },
 
     getMailingInfo: async (c: Context, ctx: Koa.Context) => {
-      const { cursor, limit = 100, order } = c.request.query as Query<'getMailingInfo'>;
+      const { cursor, limit, order } = c.request.query as Query<'getMailingInfo'>;
       ctx.body = await mailings.info(id(c), { cursor, limit, order });
     },
   };

@@ -1,13 +1,11 @@
 import type Koa from 'koa';
 import type { Context } from 'openapi-backend';
 import * as messages from '../../domain/messages';
-import type { operations } from '../../contract/schema';
-
-type Query = NonNullable<operations['listMessages']['parameters']['query']>;
+import type { Query } from './query';
 
 export const messageHandlers = {
   listMessages: async (c: Context, ctx: Koa.Context) => {
-    const { cursor, limit = 100, order, ...filter } = c.request.query as Query;
+    const { cursor, limit, order, ...filter } = c.request.query as Query<'listMessages'>;
     ctx.body = await messages.listMessages(filter, { cursor, limit, order });
   },
 
