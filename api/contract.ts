@@ -99,6 +99,14 @@ function schemaValidator(contract: OpenAPIBackend, name: string): ValidateFuncti
   return ajv.compile({ $ref: `spec#/components/schemas/${name}` });
 }
 
+/** The fields of one of the spec's object schemas, in the spec's order, and which of them are required. */
+export function schemaFields(contract: OpenAPIBackend, name: string): { fields: string[]; required: string[] } {
+  const schemas = (contract.definition as { components: { schemas: Record<string, { properties?: object; required?: string[] }> } }).components.schemas;
+  const schema = schemas[name];
+  if (!schema?.properties) throw new Error(`the spec has no object schema ${name}`);
+  return { fields: Object.keys(schema.properties), required: schema.required ?? [] };
+}
+
 type SchemaCheck = (value: unknown) => FieldError[];
 const checks = new WeakMap<OpenAPIBackend, Map<string, SchemaCheck>>();
 

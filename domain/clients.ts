@@ -93,9 +93,6 @@ export async function deleteClient(id: number): Promise<void> {
   if (!(await store.deleteClient(id))) throw new NotFoundError(`client ${id} does not exist`);
 }
 
-/** The columns of an import and an export, in the export's order. */
-const CSV_COLUMNS = ['phone_number', 'mobile_operator_code', 'tag', 'timezone'] as const;
-const REQUIRED_COLUMNS: readonly string[] = ['phone_number', 'timezone'];
 /** An import answer lists at most this many row problems (it counts them all). */
 const MAX_IMPORT_ERRORS = 1000;
 /** Rows handed to COPY at a time, as one chunk of text. */
@@ -114,19 +111,26 @@ export interface ImportResult {
   errors: ImportError[];
 }
 
-/** Checks one row against the contract's `ClientInput` schema: the problems, or none. */
-export type CheckClientInput = (input: Record<string, string>) => { field: string; message: string }[];
+/**
+ * A client as a CSV row, from the contract's `ClientInput`: its fields are the columns of an import and
+ * an export (in the export's order), its required fields the columns an import's header must name, and
+ * `check` finds a row's problems, or none.
+ */
+export interface ClientRow {
+  columns: readonly string[];
+  required: readonly string[];
+  check(input: Record<string, string>): { field: string; message: string }[];
+}
 
 /** Where each known column is in the file's rows; a header without a required column, or with an unknown or repeated one, refuses the file. */
-function readHeader(names: string[]): [column: string, index: number][] {
+function readHeader(names: string[], row: ClientRow): [column: string, index: number][] {
   const columns = names.map((name) => name.trim());
-  const known: readonly string[] = CSV_COLUMNS;
   const problems: { field: string; message: string }[] = [];
-  for (const column of REQUIRED_COLUMNS) {
+  for (const column of row.required) {
     if (!columns.includes(column)) problems.push({ field: column, message: 'is a required column, missing from the header row' });
   }
   columns.forEach((column, index) => {
-    if (!known.includes(column)) problems.push({ field: column || `column ${index + 1}`, message: `is not a known column (expected ${CSV_COLUMNS.join(', ')})` });
+    if (!row.columns.includes(column)) problems.push({ field: column || `column ${index + 1}`, message: `is not a known column (expected ${row.columns.join(', ')})` });
     else if (columns.indexOf(column) !== index) problems.push({ field: column, message: 'is named twice in the header row' });
   });
   if (problems.length) {
@@ -170,7 +174,7 @@ function copyValue(value: string | null): string {
  * valid ones are upserted by phone number in one transaction, the invalid ones reported by line. Nothing
  * is imported when the stream is not CSV or its header is wrong. The stream is read as it arrives.
  */
-export async function importClients(csv: Readable, checkInput: CheckClientInput): Promise<ImportResult> {
+export async function importClients(csv: Readable, row: ClientRow): Promise<ImportResult> {
   const errors: ImportError[] = [];
   let rejected = 0;
   let valid = 0;
@@ -188,7 +192,7 @@ export async function importClients(csv: Readable, checkInput: CheckClientInput)
     try {
       for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
         if (!columns) {
-          columns = readHeader(record);
+          columns = readHeader(record, row);
           width = record.length;
           continue;
         }
@@ -199,7 +203,7 @@ export async function importClients(csv: Readable, checkInput: CheckClientInput)
         }
         const input: Record<string, string> = {};
         for (const [column, index] of columns) if (record[index]) input[column] = record[index];
-        const problems = checkInput(input);
+        const problems = row.check(input);
         if (problems.length) {
           reject(line, problems);
           continue;
@@ -224,7 +228,7 @@ export async function importClients(csv: Readable, checkInput: CheckClientInput)
       if ((error as { code?: string }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') throw new MalformedInputError('the body is not UTF-8 text', 'body');
       throw error;
     }
-    if (!columns) throw new HeaderError(REQUIRED_COLUMNS.map((field) => ({ field, message: 'is a required column; the body has no header row' })));
+    if (!columns) throw new HeaderError(row.required.map((field) => ({ field, message: 'is a required column; the body has no header row' })));
     if (chunk) yield chunk;
   }
 
@@ -233,6 +237,6 @@ export async function importClients(csv: Readable, checkInput: CheckClientInput)
 }
 
 /** Every client as CSV, header row first, in id order; the columns an import reads. */
-export function exportClients(): Readable {
-  return store.clientsCsv(CSV_COLUMNS);
+export function exportClients(row: Pick<ClientRow, 'columns'>): Readable {
+  return store.clientsCsv(row.columns);
 }

@@ -1,8 +1,9 @@
 import type Koa from 'koa';
 import type { Readable } from 'node:stream';
+import type OpenAPIBackend from 'openapi-backend';
 import type { Context } from 'openapi-backend';
 import * as clients from '../../domain/clients';
-import { schemaCheck } from '../contract';
+import { schemaCheck, schemaFields } from '../contract';
 import type { components } from '../../contract/schema';
 import type { Query } from './query';
 
@@ -10,6 +11,12 @@ type ClientInput = components['schemas']['ClientInput'];
 type ClientPatch = components['schemas']['ClientPatch'];
 
 const id = (c: Context) => Number(c.request.params.id);
+
+/** A CSV row is a `POST /api/clients/` body: the same fields, checked by the same schema, its problems named the same way. */
+const clientRow = (contract: OpenAPIBackend): clients.ClientRow => {
+  const { fields, required } = schemaFields(contract, 'ClientInput');
+  return { columns: fields, required, check: schemaCheck(contract, 'ClientInput') };
+};
 
 export const clientHandlers = {
   listClients: async (c: Context, ctx: Koa.Context) => {
@@ -40,14 +47,13 @@ export const clientHandlers = {
   },
 
   importClients: async (c: Context, ctx: Koa.Context) => {
-    // A CSV row is checked by the schema a `POST /api/clients/` body is, its problems named the same way.
-    const result = await clients.importClients(ctx.state.bodyStream as Readable, schemaCheck(c.api, 'ClientInput'));
+    const result = await clients.importClients(ctx.state.bodyStream as Readable, clientRow(c.api));
     ctx.state.logger.info({ created: result.created, updated: result.updated, rejected: result.rejected }, 'clients imported');
     ctx.body = result;
   },
 
-  exportClients: async (_c: Context, ctx: Koa.Context) => {
-    const csv = clients.exportClients();
+  exportClients: async (c: Context, ctx: Koa.Context) => {
+    const csv = clients.exportClients(clientRow(c.api));
     ctx.attachment('clients.csv');
     ctx.type = 'text/csv; charset=utf-8';
     ctx.body = csv;
