@@ -3,7 +3,8 @@ import type { FromSchema } from 'json-schema-to-ts';
 
 /**
  * Every environment variable the service reads, with its default. This schema is the only place a
- * variable is named; the README's configuration table documents the same keys.
+ * variable is named; the README's configuration table documents the same keys. A secret is
+ * `writeOnly`: it is read, never shown (logged or answered).
  */
 /** One e-mail address, loosely: the SMTP server decides; this catches typos such as a missing `@` or a stray space. */
 const ADDRESS = String.raw`\s*[^\s@,<>]+@[^\s@,<>]+\s*`;
@@ -24,7 +25,7 @@ const settings = {
     METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
     SDK_METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9465 },
 
-    DATABASE_URL: { type: 'string', minLength: 1 },
+    DATABASE_URL: { type: 'string', minLength: 1, writeOnly: true },
     DATABASE_POOL_MAX: { type: 'integer', minimum: 1, default: 10 },
     DATA_DIR: { type: 'string', default: '.data' },
     EMBEDDED_POSTGRES_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5433 },
@@ -33,7 +34,7 @@ const settings = {
     TEMPORAL_NAMESPACE: { type: 'string', default: 'default' },
     TEMPORAL_TASK_QUEUE: { type: 'string', default: 'mailings' },
     // A secured cluster (Temporal Cloud, or a self-hosted one with TLS): the names the Temporal CLI reads too.
-    TEMPORAL_API_KEY: { type: 'string', minLength: 1 },
+    TEMPORAL_API_KEY: { type: 'string', minLength: 1, writeOnly: true },
     TEMPORAL_TLS: { type: 'boolean' },
     TEMPORAL_TLS_CLIENT_CERT_PATH: { type: 'string', minLength: 1 },
     TEMPORAL_TLS_CLIENT_KEY_PATH: { type: 'string', minLength: 1 },
@@ -48,7 +49,7 @@ const settings = {
     WORKER_CACHED_WORKFLOWS: { type: 'integer', minimum: 40, default: 100 },
 
     SEND_API_URL: { type: 'string', format: 'uri', pattern: '^https?://', default: 'https://probe.fbrq.cloud/v1' },
-    SEND_API_TOKEN: { type: 'string', minLength: 1 },
+    SEND_API_TOKEN: { type: 'string', minLength: 1, writeOnly: true },
     SEND_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: MAX_TIMER_MS, default: 10000 },
     SEND_CONCURRENCY: { type: 'integer', minimum: 1, default: 64 },
     SEND_RATE_LIMIT: { type: 'number', minimum: 0, default: 0 },
@@ -68,18 +69,18 @@ const settings = {
     STATS_EMAIL_TO: { type: 'string', pattern: `^${ADDRESS}(,${ADDRESS})*$` },
     STATS_EMAIL_FROM: { type: 'string', pattern: `^${ADDRESS}$`, default: 'mailing-service@localhost' },
     // smtp://user:password@host:port (STARTTLS when offered) or smtps:// (TLS from the start).
-    SMTP_URL: { type: 'string', format: 'uri', pattern: '^smtps?://' },
+    SMTP_URL: { type: 'string', format: 'uri', pattern: '^smtps?://', writeOnly: true },
 
     // Who may call the API (README, "Signing in"): API keys always; OpenID Connect when an issuer is set.
     AUTH_DISABLED: { type: 'boolean', default: false },
     OIDC_ISSUER: { type: 'string', format: 'uri', pattern: '^https?://' },
     OIDC_CLIENT_ID: { type: 'string', minLength: 1 },
-    OIDC_CLIENT_SECRET: { type: 'string', minLength: 1 },
+    OIDC_CLIENT_SECRET: { type: 'string', minLength: 1, writeOnly: true },
     OIDC_AUDIENCE: { type: 'string', minLength: 1 },
     OIDC_ROLE_CLAIM: { type: 'string', minLength: 1, default: 'roles' },
     OIDC_OPERATOR_VALUES: { type: 'string', minLength: 1, default: 'operator' },
     OIDC_VIEWER_VALUES: { type: 'string', minLength: 1, default: 'viewer' },
-    SESSION_SECRET: { type: 'string', minLength: 32 },
+    SESSION_SECRET: { type: 'string', minLength: 32, writeOnly: true },
     PUBLIC_URL: { type: 'string', format: 'uri', pattern: '^https?://[^/]+$' },
     OIDC_DEV_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8020 },
   },
@@ -105,8 +106,13 @@ export type Config = { [K in keyof Settings]: Settings[K] };
 /** Every setting's name (the deployment files are checked against them: test/deploy.spec.ts). */
 export const configKeys = Object.keys(schema.properties) as (keyof Config)[];
 
-/** Values that must never be logged or returned; the logger redacts them. */
-export const secretKeys = ['SEND_API_TOKEN', 'DATABASE_URL', 'TEMPORAL_API_KEY', 'SMTP_URL', 'OIDC_CLIENT_SECRET', 'SESSION_SECRET'] as const;
+type Properties = typeof settings.properties;
+type SecretKey = { [K in keyof Properties]: Properties[K] extends { writeOnly: true } ? K : never }[keyof Properties];
+
+/** Values that must never be logged or returned (the settings marked `writeOnly`); the logger redacts them. */
+export const secretKeys = Object.entries(settings.properties)
+  .filter(([, setting]) => 'writeOnly' in setting && setting.writeOnly)
+  .map(([key]) => key) as SecretKey[];
 
 export class ConfigError extends Error {}
 
