@@ -19,11 +19,14 @@ export interface AppOptions {
   maxBodyBytes: number;
   /** Who may call: API keys, OpenID Connect, or nobody checked (AUTH_DISABLED). Explicit, so that no app is open by omission. */
   auth: AuthOptions;
-  /** The limit of a streamed CSV body (IMPORT_MAX_BYTES); 50 MB when not given. */
-  importMaxBytes?: number;
+  /** Streamed CSV bodies (client imports): the most bytes one may have (IMPORT_MAX_BYTES), how many are taken at once (IMPORTS_AT_ONCE). */
+  imports: CsvLimits;
 }
 
-const DEFAULT_IMPORT_MAX_BYTES = 50 * 1024 * 1024;
+export interface CsvLimits {
+  maxBytes: number;
+  atOnce: number;
+}
 
 /** Gives every request a logger that carries its id, and logs one line per request. */
 function requestLog(logger: Logger): Koa.Middleware {
@@ -90,9 +93,12 @@ function limitedStream(req: NodeJS.ReadableStream, limit: number): Transform {
 /**
  * An operation whose request body the spec declares as `text/csv` (the client import) gets it as a
  * stream, `ctx.state.bodyStream`, under its own limit: the JSON parser never reads it, and a body
- * declared larger than the limit is refused before it is read.
+ * declared larger than the limit is refused before it is read. Its handler may hold a database
+ * connection for as long as the upload lasts, so only `atOnce` such requests run at a time; one more is
+ * a 503, before its body is read.
  */
-function csvBodies(contract: OpenAPIBackend, limit: number): Koa.Middleware {
+function csvBodies(contract: OpenAPIBackend, { maxBytes: limit, atOnce }: CsvLimits): Koa.Middleware {
+  let running = 0;
   // Only requests of a method some CSV operation has are routed here (routing is most of a small read's cost).
   const csvMethods = new Set(
     contract
@@ -114,8 +120,14 @@ function csvBodies(contract: OpenAPIBackend, limit: number): Koa.Middleware {
     if (ctx.request.length > limit) {
       throw new Problem(413, 'Request body too large', `the body is larger than ${limit} bytes`, [{ field: 'body', message: `is larger than ${limit} bytes` }]);
     }
-    ctx.state.bodyStream = limitedStream(ctx.req, limit);
-    await next();
+    if (running >= atOnce) throw new Problem(503, 'Service unavailable', `${atOnce} CSV uploads are being taken already; repeat the request`);
+    running++;
+    try {
+      ctx.state.bodyStream = limitedStream(ctx.req, limit);
+      await next();
+    } finally {
+      running--;
+    }
   };
 }
 
@@ -139,7 +151,7 @@ function methodsByPath(contract: OpenAPIBackend): (path: string) => string[] | u
   return (path) => byPath.get(templateOf(path) ?? '');
 }
 
-export async function createApp({ logger, services, maxBodyBytes, auth, importMaxBytes = DEFAULT_IMPORT_MAX_BYTES }: AppOptions): Promise<Koa> {
+export async function createApp({ logger, services, maxBodyBytes, auth, imports }: AppOptions): Promise<Koa> {
   const contract = await loadContract();
   const app = new Koa();
   const access = createAuth(app, auth, openPaths(contract), logger);
@@ -176,7 +188,7 @@ export async function createApp({ logger, services, maxBodyBytes, auth, importMa
   app.use(adminUi());
   app.use(router.routes());
   for (const middleware of access.middleware) app.use(middleware);
-  app.use(csvBodies(contract, importMaxBytes));
+  app.use(csvBodies(contract, imports));
   app.use(jsonBodies(contract, maxBodyBytes));
   app.use(async (ctx) => {
     await contract.handleRequest(

@@ -25,7 +25,7 @@ async function main() {
   const app = await createApp({
     logger,
     maxBodyBytes: config.MAX_BODY_BYTES,
-    importMaxBytes: config.IMPORT_MAX_BYTES,
+    imports: { maxBytes: config.IMPORT_MAX_BYTES, atOnce: config.IMPORTS_AT_ONCE },
     auth,
     services: {
       readiness: {

@@ -20,6 +20,8 @@ const settings = {
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     MAX_BODY_BYTES: { type: 'integer', minimum: 1024, default: 65536 },
     IMPORT_MAX_BYTES: { type: 'integer', minimum: 1024, default: 52428800 },
+    // Each running client import holds a database connection while its body uploads: the pool keeps the rest.
+    IMPORTS_AT_ONCE: { type: 'integer', minimum: 1, default: 2 },
     // Prometheus endpoints (`/metrics`), each on its own port, bound to HOST; 0 turns one off.
     API_METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9463 },
     METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },

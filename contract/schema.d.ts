@@ -55,7 +55,8 @@ export interface paths {
          *     `POST /api/clients/`; a row whose phone number is known updates that client. Invalid rows are
          *     rejected and listed by line (the first 1,000), the others are imported. A body that is not CSV, or
          *     whose header lacks a required column or names an unknown one, is a 400 and imports nothing. The body
-         *     is streamed; its limit is `IMPORT_MAX_BYTES`, not `MAX_BODY_BYTES`.
+         *     is streamed; its limit is `IMPORT_MAX_BYTES`, not `MAX_BODY_BYTES`. An API process takes
+         *     `IMPORTS_AT_ONCE` imports at a time; one more is a 503 with `Retry-After`, its body unread.
          */
         post: operations["importClients"];
         delete?: never;

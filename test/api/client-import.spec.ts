@@ -256,7 +256,7 @@ describe('client import and export API', () => {
 });
 
 describe('client import over IMPORT_MAX_BYTES', () => {
-  const ctx = useApi({ importMaxBytes: 4096 });
+  const ctx = useApi({ imports: { maxBytes: 4096 } });
 
   it('refuses a body declared larger than the limit with 413, naming body', async () => {
     const rows = Array.from({ length: 300 }, () => `${randomPhone()},UTC`);
@@ -278,5 +278,41 @@ describe('client import over IMPORT_MAX_BYTES', () => {
     const res = await ctx.api.post('/api/clients/', { phone_number: randomPhone(), timezone: 'UTC', tag: tagged() });
     assert.equal(res.status, 201, res.text);
     await ctx.api.db('clients').where('id', res.body.id).del();
+  });
+});
+
+describe('client imports at once (IMPORTS_AT_ONCE)', () => {
+  const ctx = useApi({ imports: { atOnce: 1 } });
+
+  it('answers 503 with Retry-After to an import while another uploads, and takes imports again once it is done', async () => {
+    const tag = tagged();
+    // An upload that has sent its header and one row, and then waits: it holds its place.
+    let upload!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (controller) => void (upload = controller) });
+    upload.enqueue(new TextEncoder().encode(`phone_number,timezone,tag\n${randomPhone()},UTC,${tag}\n`));
+    const headers = { ...CSV, authorization: `Bearer ${ctx.api.credential}` };
+    const first = fetch(new URL('/api/clients/import/', ctx.api.baseUrl), { method: 'POST', body, headers, duplex: 'half' } as RequestInit);
+
+    // Until the first upload has its place, a probe is imported (under a tag of its own).
+    const probeTag = tagged();
+    const refused = await eventually(async () => {
+      const csv = `phone_number,timezone,tag\n${randomPhone()},UTC,${probeTag}\n`;
+      // A 503 is what this test waits for; the spec check refuses every 5xx.
+      const res = await ctx.api.post('/api/clients/import/', undefined, { raw: csv, headers: CSV, unchecked: true });
+      return res.status === 200 ? undefined : res;
+    }, 10_000);
+    assertProblem(refused, 503);
+    assert.equal(refused.headers.get('content-type'), 'application/problem+json');
+    assert.equal(refused.headers.get('retry-after'), '1');
+
+    upload.enqueue(new TextEncoder().encode(`${randomPhone()},UTC,${tag}\n`));
+    upload.close();
+    const done = await first;
+    assert.equal(done.status, 200, await done.clone().text());
+    assert.equal(((await done.json()) as { created: number }).created, 2);
+
+    const next = await importCsv(ctx, `phone_number,timezone,tag\n${randomPhone()},UTC,${tag}\n`);
+    assert.equal(next.status, 200, next.text);
+    assert.equal((await ctx.api.db('clients').where('tag', tag).count('* as n'))[0].n, '3');
   });
 });

@@ -15,6 +15,7 @@ describe('readiness while a dependency is down', () => {
       logger: createLogger('silent', 'readiness-spec'),
       services: { mailings: {} as MailingService, readiness: { postgres: refused, temporal: async () => undefined } },
       maxBodyBytes: 16 * 1024,
+      imports: { maxBytes: 64 * 1024, atOnce: 1 },
       auth: {},
     });
     server = await new Promise((resolve) => {

@@ -55,6 +55,7 @@ describe('a deadlock or serialization failure in the database', () => {
         logger: createLogger('silent', 'transient-conflicts-spec'),
         services: { mailings: failing, readiness: { postgres: async () => undefined, temporal: async () => undefined } },
         maxBodyBytes: 16 * 1024,
+        imports: { maxBytes: 64 * 1024, atOnce: 1 },
         auth: { disabled: true },
       });
       server = await new Promise((resolve) => {

@@ -8,7 +8,7 @@ import type OpenAPIBackend from 'openapi-backend';
 import { Model } from 'objection';
 import { loadConfig, sendLimits } from '../../config';
 import { createLogger } from '../../config/logger';
-import { createApp } from '../../api/app';
+import { createApp, type CsvLimits } from '../../api/app';
 import { loadContract } from '../../api/contract';
 import { createApiKey } from '../../domain/api-keys';
 import { createMailingService, type MailingService } from '../../domain/mailings';
@@ -198,8 +198,8 @@ export interface ApiOptions {
    * task queue is given (a worker is expected), else to 50 ms (no worker will ever stop the workflow).
    */
   stopWaitMs?: number;
-  /** IMPORT_MAX_BYTES of the app (its default unless given). */
-  importMaxBytes?: number;
+  /** IMPORT_MAX_BYTES and IMPORTS_AT_ONCE of the app (their defaults unless given). */
+  imports?: Partial<CsvLimits>;
   /** Who may call the app; by default API keys only (the tests' requests carry an operator key). */
   auth?: AuthOptions;
   /** Where the app writes its JSON log lines, at `debug`; by default LOG_LEVEL (silent unless set) to stdout. */
@@ -246,7 +246,7 @@ export async function startApi(options: ApiOptions & { port?: number }): Promise
   const app = await createApp({
     logger,
     maxBodyBytes: MAX_BODY_BYTES,
-    importMaxBytes: options.importMaxBytes,
+    imports: { maxBytes: config.IMPORT_MAX_BYTES, atOnce: config.IMPORTS_AT_ONCE, ...options.imports },
     auth: options.auth ?? {},
     services: {
       readiness: {
@@ -309,7 +309,7 @@ async function closeShared(): Promise<void> {
  */
 export function useApi(options: ApiOptions = {}): ApiContext {
   const holder = {} as ApiContext;
-  const own = options.taskQueue !== undefined || options.stopWaitMs !== undefined || options.importMaxBytes !== undefined || options.auth !== undefined || options.logs !== undefined;
+  const own = options.taskQueue !== undefined || options.stopWaitMs !== undefined || options.imports !== undefined || options.auth !== undefined || options.logs !== undefined;
   if (!own) users++;
   before(async function () {
     this.timeout(60_000);
