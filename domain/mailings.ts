@@ -199,21 +199,28 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
   /**
    * Pauses in the database first (a compare-and-set: nothing starts or sends once it holds), then, for a
    * running mailing, waits until its workflow has no send batch left, so no request starts after the
-   * answer. Idempotent.
+   * answer. Idempotent: a pause of a paused mailing (a repeat after a 503, a pause that raced another)
+   * waits for the batches as the first did.
    */
   async function pause(id: number): Promise<Mailing> {
     const current = await get(id);
-    if (current.status === 'paused') return current;
+    if (current.status === 'paused') return pausedAlready(id);
     // What it paused is what the row was then: a start may have come since the read above.
     const paused = await lifecycle.pause(id);
     if (!paused) {
       const now = await get(id);
-      if (now.status === 'paused') return now;
+      if (now.status === 'paused') return pausedAlready(id);
       throw new ConflictError(`mailing ${id} is ${now.status} and cannot be paused`, 'status');
     }
     logger.info({ mailingId: id }, 'mailing paused');
     if (paused === 'scheduled') await tellWorkflow(id);
     else await waitForBatchesToStop(id);
+    return get(id);
+  }
+
+  /** The workflow answers at once when nothing is sending (paused before its start, or confirmed before). */
+  async function pausedAlready(id: number): Promise<Mailing> {
+    await waitForBatchesToStop(id);
     return get(id);
   }
 

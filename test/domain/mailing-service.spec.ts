@@ -41,7 +41,16 @@ describe('the mailing service', () => {
     it('answers once its workflow has ended cancelled', async () => {
       const id = await insertMailing(db, { status: 'running' });
       const cancelled = new WorkflowFailedError('Workflow execution cancelled', new CancelledFailure('cancelled'), RetryState.NON_RETRYABLE_FAILURE);
-      await serviceWith(temporalAnswering(() => Promise.reject(cancelled))).remove(id);
+      let ended = false;
+      const temporal = temporalAnswering(async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        ended = true;
+        throw cancelled;
+      });
+      await serviceWith(temporal).remove(id);
+      assert.equal(ended, true, 'answered before the workflow ended');
+      assert.deepEqual(temporal.calls, ['cancel']);
+      assert.notEqual((await db('mailings').where({ id }).first('deleted_at')).deleted_at, null);
     });
 
     it('is unavailable (503, to be repeated) when the wait for its workflow fails without the workflow having ended', async () => {
@@ -65,6 +74,15 @@ describe('the mailing service', () => {
       });
       await start.commit();
       assert.equal((await pausing).status, 'paused');
+      assert.deepEqual(temporal.calls, ['update']);
+    });
+
+    it('waits for the batches again when the mailing is paused already (a repeat after a 503 confirms the stop)', async () => {
+      const id = await insertMailing(db, { status: 'paused' });
+      const unconfirmed = Object.assign(temporalAnswering(), { withAbortSignal: () => Promise.reject(new Error('deadline exceeded')) });
+      await assert.rejects(serviceWith(unconfirmed).pause(id), UnavailableError);
+      const temporal = temporalAnswering();
+      assert.equal((await serviceWith(temporal).pause(id)).status, 'paused');
       assert.deepEqual(temporal.calls, ['update']);
     });
   });
