@@ -25,7 +25,7 @@ export interface MailingServiceDeps {
   /** How long a delete waits for the workflow to stop sending before it answers anyway. */
   stopWaitMs: number;
   logger: Logger;
-  /** Open mailings a run of the reconciler looks at (RECONCILE_PAGE unless set; tests make it small). */
+  /** Open mailings the reconciler reads per statement (RECONCILE_PAGE unless set; tests make it small). */
   reconcilePage?: number;
 }
 
@@ -39,9 +39,11 @@ const PATCH_ATTEMPTS = 3;
 
 /** Another edit saved between a patch's read and its write: the patch is merged again. */
 class EditOverlapped extends Error {}
-// Mailings the reconciler looks at per run, and how many of their workflows it starts at once.
+// Open mailings the reconciler reads per statement, and how many of their workflows it checks at once.
 const RECONCILE_PAGE = 1_000;
 const RECONCILE_PARALLEL = 8;
+// A run stops reading pages after this long: its activity has a minute (workflows/reconcile.ts).
+const RECONCILE_BUDGET_MS = 30_000;
 
 const asList = <T>(value: T | T[] | undefined): T[] | undefined =>
   value === undefined ? undefined : [...new Set(Array.isArray(value) ? value : [value])];
@@ -101,7 +103,7 @@ async function progress(mailing: Mailing, counts: StatusCounts, recent: { sent: 
 /** The client side of the mailing workflow: every change to a mailing goes through here. */
 export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, logger, reconcilePage = RECONCILE_PAGE }: MailingServiceDeps) {
   const handle = (id: number) => temporal.workflow.getHandle(mailingWorkflowId(id));
-  /** The last id of the reconciler's last page: the next run goes on after it. */
+  /** Where a run of the reconciler that ran out of time stopped (0: it looked at every open mailing). */
   let reconciledUpTo = 0;
 
   /**
@@ -326,18 +328,23 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
     /**
      * Every mailing that is not final has a running workflow: starts those saved while Temporal was
      * unreachable and restarts those whose workflow closed (terminated, failed, timed out). A run
-     * looks at a page of open mailings in id order, after the last page; past the last, it starts
-     * again from the first, so however many are open, each is looked at every few runs.
+     * looks at every open mailing, a page at a time in id order, unless that takes longer than
+     * RECONCILE_BUDGET_MS: then it stops, and this process's next run goes on from there.
      */
     async reconcile(): Promise<number> {
-      const ids = await lifecycle.openMailingIds(reconcilePage, reconciledUpTo);
-      reconciledUpTo = ids.length === reconcilePage ? ids[ids.length - 1] : 0;
-      const queue = await store.mailingsById(ids);
-      const worker = async () => {
-        for (let mailing = queue.shift(); mailing !== undefined; mailing = queue.shift()) await ensureWorkflow(mailing);
-      };
-      await Promise.all(Array.from({ length: RECONCILE_PARALLEL }, worker));
-      return ids.length;
+      const deadline = Date.now() + RECONCILE_BUDGET_MS;
+      let looked = 0;
+      for (;;) {
+        const ids = await lifecycle.openMailingIds(reconcilePage, reconciledUpTo);
+        reconciledUpTo = ids.length === reconcilePage ? ids[ids.length - 1] : 0;
+        const queue = await store.mailingsById(ids);
+        const worker = async () => {
+          for (let mailing = queue.shift(); mailing !== undefined; mailing = queue.shift()) await ensureWorkflow(mailing);
+        };
+        await Promise.all(Array.from({ length: RECONCILE_PARALLEL }, worker));
+        looked += ids.length;
+        if (reconciledUpTo === 0 || Date.now() >= deadline) return looked;
+      }
     },
   };
 }
