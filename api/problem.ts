@@ -62,7 +62,8 @@ function toProblem(error: unknown): Problem | undefined {
   return undefined;
 }
 
-const RETRY_AFTER_SECONDS = 1;
+/** Every 503 is worth repeating (a dependency away, a conflict, sending still stopping): after this long. */
+export const RETRY_AFTER_SECONDS = 1;
 
 /** The one place where failures become HTTP answers; anything unexpected is logged and answered 500. */
 export function problems(): Koa.Middleware {
@@ -75,7 +76,6 @@ export function problems(): Koa.Middleware {
       const { status, title, detail, errors, headers } = problem ?? new Problem(500, 'Internal server error');
       ctx.status = status;
       if (headers) ctx.set(headers);
-      // Every 503 is worth repeating (a dependency away, a conflict, sending still stopping).
       if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.type = 'application/problem+json';
       ctx.body = { type: 'about:blank', title, status, ...(detail && { detail }), ...(errors && { errors }) };

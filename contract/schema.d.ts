@@ -373,7 +373,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Answers 200 when PostgreSQL and Temporal are reachable, 503 otherwise */
+        /** Answers 200 when PostgreSQL and Temporal are reachable and the schema is current, 503 otherwise */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -592,6 +592,7 @@ export interface components {
         };
         AudienceQuery: {
             filter?: components["schemas"]["MailingFilter"];
+            /** @description Checked as a mailing's would be (a window from a time to the same time is a 400); it does not narrow the count, since every client is inside its window at some time of day */
             send_window?: components["schemas"]["SendWindow"];
         };
         AudiencePreview: {
@@ -757,6 +758,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
         };
     };
     listClients: {

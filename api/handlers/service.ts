@@ -1,4 +1,5 @@
 import type Koa from 'koa';
+import { RETRY_AFTER_SECONDS } from '../problem';
 
 /** A named check of one dependency; it resolves when the dependency answers. */
 export type ReadinessChecks = Record<string, () => Promise<unknown>>;
@@ -35,6 +36,7 @@ export function serviceHandlers(readiness: ReadinessChecks) {
       const checks = Object.fromEntries(names.map((name, i) => [name, results[i]]));
       const ready = results.every((r) => r === 'ok');
       ctx.status = ready ? 200 : 503;
+      if (!ready) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.body = { status: ready ? 'ok' : 'unavailable', checks };
     },
   };

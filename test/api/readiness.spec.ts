@@ -32,4 +32,10 @@ describe('readiness while a dependency is down', () => {
     assert.deepEqual(JSON.parse(text), { status: 'unavailable', checks: { postgres: 'unavailable', temporal: 'ok' } });
     assert.doesNotMatch(text, /10\.1\.2\.3|ECONNREFUSED|mailings/);
   });
+
+  it('tells when to ask again (Retry-After), as every 503 does', async () => {
+    const res = await fetch(`${baseUrl}/readyz`);
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '1');
+  });
 });
