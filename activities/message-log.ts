@@ -11,11 +11,10 @@ export function logClaimed(logger: Logger, mailingId: number, claimed: ClaimedMe
   for (const message of claimed) logger.debug({ mailingId, messageId: message.id, attempts: message.attempts }, 'message claimed');
 }
 
-/** What a written outcome means for the message. */
-function outcomeOf({ status, retryAt, attempted }: SendOutcome): string {
+/** What a written outcome means for the message: a pending one without an error was never tried (its client's window is shut). */
+function outcomeOf({ status, error }: SendOutcome): string {
   if (status !== 'pending') return status;
-  if (!attempted && retryAt) return 'waits for its send window';
-  return 'retry scheduled';
+  return error === null ? 'waits for its send window' : 'retry scheduled';
 }
 
 /** After the write: outcomes of a claim whose lease ran out are not written (storage/messages.ts recordOutcomes). */
