@@ -8,12 +8,17 @@ import { addReport, countsOf, showProgress } from './progress';
 
 /** Marks runs in which an outage found by several lanes pauses the window once (2026-12-01). */
 const OUTAGE_PAUSE_ONCE_PATCH = 'mailing-outage-pause-once';
+/** Marks runs that go on sending past BATCHES_PER_RUN while the audience is recorded (2026-12-03). */
+const SEND_WHILE_RECORDING_PATCH = 'mailing-full-run-sends-while-recording-2026-12';
 
 // The schedule is read at least this often, so a lost signal only delays an edit (batches also report
 // a mailing that changed under them).
 const WINDOW_RECHECK_MS = 600_000;
 // Keeps each run's history small whatever the audience size (about 7 events a batch).
 const BATCHES_PER_RUN = 400;
+// A run continues as new only once its audience recording has ended (it waits for it); until then its
+// lanes go on, up to this many batches, rather than idle while the recording finishes.
+const BATCHES_PER_RUN_WHILE_RECORDING = 2 * BATCHES_PER_RUN;
 
 /** Why the lanes of a window stop starting batches. */
 type Stop = 'drained' | 'ended' | 'full' | 'stale' | 'paused';
@@ -34,7 +39,8 @@ interface Window {
  * Sends in a sliding window: `parallelBatches` lanes, each starting its next batch as soon as its last
  * one ends, so one stalled batch never idles the others; the audience is recorded alongside from the
  * start. A window ends when nothing is pending, at the end time, after BATCHES_PER_RUN batches
- * (continue-as-new), or when the schedule changed under it.
+ * (continue-as-new; later while the audience is still being recorded), or when the schedule changed
+ * under it.
  */
 export async function sendInWindow(run: Run, claimed?: MailingSchedule): Promise<MailingOutcome> {
   const { mailingId, limits } = run;
@@ -128,7 +134,7 @@ async function lane(run: Run, window: Window): Promise<void> {
       run.progress.backingOffUntil = null;
       enterPhase(run, 'sending');
     }
-    if (window.batches >= BATCHES_PER_RUN || workflowInfo().continueAsNewSuggested) {
+    if ((window.batches >= BATCHES_PER_RUN || workflowInfo().continueAsNewSuggested) && !sendsOnWhileRecording(window)) {
       window.stop ??= 'full';
       return;
     }
@@ -172,4 +178,10 @@ async function lane(run: Run, window: Window): Promise<void> {
       }
     }
   }
+}
+
+/** A full run whose audience is still being recorded keeps its lanes going, within bounds. */
+function sendsOnWhileRecording(window: Window): boolean {
+  if (window.audienceDone || window.batches >= BATCHES_PER_RUN_WHILE_RECORDING || workflowInfo().continueAsNewSuggested) return false;
+  return patched(SEND_WHILE_RECORDING_PATCH);
 }

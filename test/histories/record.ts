@@ -1,10 +1,11 @@
 /**
  * Records histories of the current workflows for the replay test: runs each scenario on a throwaway
  * stack and writes `test/histories/<prefix>-<scenario>.json`. Never overwrites a history: histories
- * are kept forever, so a new workflow version records under a new prefix. Without a list, both the
- * mailing scenarios and the daily statistics run are recorded.
+ * are kept forever, so a new workflow version records under a new prefix. Without a list, every
+ * scenario is recorded: the mailing scenarios, the daily statistics run, and a first run that sends
+ * past its batch limit while a large audience is still being recorded.
  *
- *   node --import tsx test/histories/record.ts <prefix> [mailing] [daily-stats]
+ *   node --import tsx test/histories/record.ts <prefix> [mailing] [daily-stats] [long-audience]
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -28,7 +29,7 @@ import { runMain } from '../../stack/process/script';
 
 const out = path.join(__dirname);
 const prefix = process.argv[2];
-const SCENARIOS = ['mailing', 'daily-stats'];
+const SCENARIOS = ['mailing', 'daily-stats', 'long-audience'];
 const scenarios = process.argv.length > 3 ? process.argv.slice(3) : SCENARIOS;
 const iso = (ms: number) => new Date(Date.now() + ms).toISOString();
 
@@ -166,8 +167,22 @@ async function main() {
     write('daily-stats', run.workflowId);
   }
 
+  // A first run that reaches its batch limit (one message a batch) while 500,000 clients are still being recorded.
+  async function recordLongAudience() {
+    provider.reset();
+    const small = service({ batchSize: 1, parallelBatches: 2 });
+    await seed('rec-long', 500_000);
+    const m = await small.create({ start_at: iso(0), end_at: iso(3600_000), text: 'long audience', filter: { tag: 'rec-long' } });
+    const handle = temporal.workflow.getHandle(`mailing-${m.id}`);
+    const first = (await handle.describe()).runId;
+    await eventually(async () => ((await handle.describe()).runId !== first ? true : undefined), 600_000);
+    await small.remove(m.id);
+    write('sent-on-while-recording', handle.workflowId, first);
+  }
+
   if (scenarios.includes('mailing')) await recordMailings();
   if (scenarios.includes('daily-stats')) await recordDailyStats();
+  if (scenarios.includes('long-audience')) await recordLongAudience();
 
   await worker.stop();
   await mailSink.stop();

@@ -204,6 +204,24 @@ describe('mailing workflow', function () {
     });
   });
 
+  it('keeps sending past its batch limit while the audience is still being recorded, then continues as new', async function () {
+    this.timeout(60_000);
+    const t0 = await now();
+    const mailing = new FakeMailing(new Date(t0), new Date(t0 + HOUR), 450);
+    mailing.perBatch = 1;
+    mailing.holdRecording();
+    await withMailing(mailing, async (handle) => {
+      // One message a batch: the first run reaches its limit (400) with messages pending and the recording under way.
+      await eventually(async () => (mailing.count('sendBatch') > 420 ? true : undefined), 30_000);
+      assert.equal((await handle.describe()).runId, handle.firstExecutionRunId, 'sent on in the first run');
+      assert.equal(mailing.count('recordAudience:stopped'), 0, 'the recording is still under way');
+      mailing.recordingDone();
+      assert.equal(await handle.result(), 'finished');
+      assert.notEqual((await handle.describe()).runId, handle.firstExecutionRunId);
+      assert.equal(mailing.pending, 0);
+    });
+  });
+
   it('continues as new while paused for days, so that a mailing paused for weeks keeps a short history, and sends once resumed', async function () {
     this.timeout(120_000);
     const t0 = await now();
