@@ -93,9 +93,14 @@ async function httpOk(url: string): Promise<void> {
   if (!response.ok) throw new Error(`${url}: ${response.status}`);
 }
 
-/** The measured processes run as production runs them (`npm run worker:prod`), minus npm (whose pid is not node's). */
+/**
+ * The measured processes run as production runs them (`npm run worker:prod`), minus npm (whose pid is
+ * not node's). With BENCH_CPU_PROFILE set to a directory, each also writes a V8 CPU profile there when
+ * it stops (for a profiler; such a run's figures carry the profiler's cost).
+ */
 function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logger: Logger, parts: Parts, flags: string[] = []) {
-  return startNodePart(parts, { name, entry, flags, env, logger, stopTimeoutMs: 30_000 });
+  const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROFILE)}`] : [];
+  return startNodePart(parts, { name, entry, flags: [...flags, ...profile], env, logger, stopTimeoutMs: 30_000 });
 }
 
 /**
