@@ -220,9 +220,9 @@ export function createMailingService({ temporal, taskQueue, limits, stopWaitMs, 
     return get(id);
   }
 
-  /** The workflow answers at once when nothing is sending (paused before its start, or confirmed before). */
+  /** One paused before its start has no batches; the workflow of one paused while sending answers once none is left. */
   async function pausedAlready(id: number): Promise<Mailing> {
-    await waitForBatchesToStop(id);
+    if (await lifecycle.hasStarted(id)) await waitForBatchesToStop(id);
     return get(id);
   }
 

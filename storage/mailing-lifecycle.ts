@@ -59,6 +59,12 @@ const transition = async (id: number, name: Transition) => (await transitionFrom
 
 /** An operator's pause: answers the status it paused (scheduled or running), undefined when the status does not allow it. */
 export const pause = (id: number) => transitionFrom(id, 'pause');
+/** Whether a mailing was started (its start claimed) before it stood where it is now: a paused one may have been or not. */
+export async function hasStarted(id: number): Promise<boolean> {
+  const row = await knex()('mailings').where({ id }).first(knex().raw('started_at IS NOT NULL AS started'));
+  return row?.started === true;
+}
+
 /** An operator's resume; false when the mailing is not paused. */
 export const resume = (id: number) => transition(id, 'resume');
 

@@ -78,12 +78,19 @@ describe('the mailing service', () => {
     });
 
     it('waits for the batches again when the mailing is paused already (a repeat after a 503 confirms the stop)', async () => {
-      const id = await insertMailing(db, { status: 'paused' });
+      const id = await insertMailing(db, { status: 'paused', startedAt: new Date() });
       const unconfirmed = Object.assign(temporalAnswering(), { withAbortSignal: () => Promise.reject(new Error('deadline exceeded')) });
       await assert.rejects(serviceWith(unconfirmed).pause(id), UnavailableError);
       const temporal = temporalAnswering();
       assert.equal((await serviceWith(temporal).pause(id)).status, 'paused');
       assert.deepEqual(temporal.calls, ['update']);
+    });
+
+    it('answers at once for a mailing paused before its start: it has no batches to wait for', async () => {
+      const id = await insertMailing(db, { status: 'paused', startedAt: null });
+      const temporal = temporalAnswering();
+      assert.equal((await serviceWith(temporal).pause(id)).status, 'paused');
+      assert.deepEqual(temporal.calls, []);
     });
   });
 });
