@@ -10,6 +10,7 @@ import { createDailyStatsActivities } from '../../activities/daily-stats';
 import { createStatsMailer, type StatsMailer } from '../../activities/stats-mailer';
 import { createLogger } from '../../config/logger';
 import { connectDatabase, type Database } from '../../storage/database';
+import { closeDeleted, markDeleted } from '../../storage/mailing-lifecycle';
 import { closePending, recordOutcomes } from '../../storage/messages';
 import { freePort } from '../../stack/process/ports';
 import { startMailSink, type MailSink } from '../../stack/mail-sink';
@@ -205,8 +206,15 @@ describe('daily statistics e-mail', function () {
       { id: retried, status: 'pending', error: '503', retryAt: new Date(Date.now() + 60_000), attempted: true },
     ]);
     await closePending(mailingId, 'expired', 'ended', { sql: 'm.id = :expired', bindings: { expired } });
-    const settled = new Map((await db('messages').where({ mailing_id: mailingId }).select('id', 'settled_at')).map((r) => [Number(r.id), r.settled_at]));
-    for (const id of [sent, failed, expired]) assert.ok(settled.get(id) instanceof Date, `message ${id} settled`);
+    // A deleted mailing's pending messages are cancelled.
+    const deletedId = await insertMailing(db);
+    const [cancelled] = await insertMessages(db, deletedId, await insertClients(db, 1));
+    await markDeleted(deletedId);
+    await closeDeleted(deletedId);
+    const rows = await db('messages').whereIn('mailing_id', [mailingId, deletedId]).select('id', 'status', 'settled_at');
+    assert.equal(rows.find((r) => Number(r.id) === cancelled)?.status, 'cancelled');
+    const settled = new Map(rows.map((r) => [Number(r.id), r.settled_at]));
+    for (const id of [sent, failed, expired, cancelled]) assert.ok(settled.get(id) instanceof Date, `message ${id} settled`);
     assert.equal(settled.get(retried), null);
   });
 });

@@ -92,6 +92,7 @@ describe('the mailing state machine', () => {
 
     it('of the filter re-opens the audience of a running mailing', async () => {
       const id = await insertMailing(db, { filter: { tag: ['a'] } });
+      await db('mailings').where({ id }).update({ audience_cursor: 500 });
       await lifecycle.applyEdit(id, { ...fields, filter: { tag: ['b'] } }, 'running');
       const row = await mailingRow(id);
       assert.deepEqual([row.audience_done, Number(row.audience_cursor)], [false, 0]);

@@ -187,8 +187,11 @@ describe('mailings API', () => {
     it("moves a running mailing's end_at to 10 s from now", async () => {
       const mailing = await ctx.api.createMailing({ start_at: isoIn(-HOUR), end_at: isoIn(HOUR) });
       await ctx.api.db('mailings').where({ id: mailing.id }).update({ status: 'running' });
-      const res = await ctx.api.patch(`/api/mailings/${mailing.id}/`, { end_at: isoIn(10_000) });
+      const end_at = isoIn(10_000);
+      const res = await ctx.api.patch(`/api/mailings/${mailing.id}/`, { end_at });
       assert.equal(res.status, 200, res.text);
+      assert.equal(res.body.end_at, end_at);
+      assert.equal((await ctx.api.db('mailings').where({ id: mailing.id }).first('end_at')).end_at.toISOString(), end_at);
     });
 
     for (const status of ['finished', 'expired']) {

@@ -43,6 +43,10 @@ describe("the benchmark's baseline loop, compiled, as its own process", function
 
   it('waits to be told to go, then sends each client one message, reports its mailing and exits once its stdin closes', async () => {
     const loop = await startBaselineProcess({ ...process.env, DATABASE_URL: databaseUrl, SEND_API_URL: provider.url, SEND_API_TOKEN: TOKEN, SEND_CONCURRENCY: '8' }, parts);
+    // An absence has no event to wait for: a loop that did not wait would have made its mailing
+    // within milliseconds of `ready` and sent 300 messages well within this bounded wait.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.equal(Number((await db('mailings').count('* as n'))[0].n), 0, 'no mailing is made before the go');
     assert.equal(provider.received().length, 0, 'nothing is sent before the go');
 
     const mailingId = await loop.run();

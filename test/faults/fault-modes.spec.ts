@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { FakeProvider, Faults, startFakeProvider } from '../../stack/fake-provider';
 import { uniqueTag, useApi } from '../support/api';
+import { eventually } from '../support/eventually';
 import { RunningWorker, startWorker } from '../support/worker';
 import { audit, createMailing, messagesOf, SECOND, seedAudience, settled } from './support';
 
@@ -101,9 +102,13 @@ describe('sending through a faulty provider', function () {
     const phones = await seedAudience(ctx.api, tag, 5);
     provider.setFaults({ clientErrorRate: 1, clientErrorStatus: 401 });
     const { id, endAt } = await createMailing(ctx.api, tag);
-    await new Promise((r) => setTimeout(r, 2 * SECOND));
-    const waiting = await messagesOf(ctx.api.db, id);
-    assert.ok(waiting.every((m) => m.status === 'pending' && m.last_error?.includes('SEND_API_TOKEN')));
+    // Until every message has been refused twice, none may be given up on: the sending goes on.
+    const waiting = await eventually(async () => {
+      const messages = await messagesOf(ctx.api.db, id);
+      assert.deepEqual(messages.filter((m) => m.status !== 'pending'), [], 'a message was given up on while the token was refused');
+      return messages.length === phones.length && messages.every((m) => m.attempts >= 2) ? messages : undefined;
+    }, 30 * SECOND);
+    assert.ok(waiting.every((m) => m.last_error?.includes('SEND_API_TOKEN')), 'the refusal is recorded as a token problem');
 
     provider.setFaults({});
     assert.equal(await settled(ctx.api, id), 'finished');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
+import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createDailyStatsActivities } from '../../activities/daily-stats';
 import type { OutgoingEmail } from '../../activities/stats-mailer';
@@ -83,6 +83,7 @@ describe('the daily-stats schedule', function () {
 
   it('is not created without recipients', async () => {
     assert.equal(await ensure({ recipients: [] }), 'absent');
+    await assert.rejects(handle().describe(), ScheduleNotFoundError);
   });
 
   it('starts runs that report the day before their scheduled time, however late they run', async () => {

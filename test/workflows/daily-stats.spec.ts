@@ -69,9 +69,11 @@ describe('daily statistics workflow', function () {
     assert.match(report.subject, /2026-03-28 \(Europe\/Moscow\)/);
   });
 
-  it('reports the same day when scheduled at its last minute before midnight in the zone', async () => {
+  it('reports the previous local day, not the one about to end, when scheduled at its last minute before midnight in the zone', async () => {
     const report = await runReport('Europe/Moscow', new Date('2026-03-29T20:59:00Z')); // 23:59 on 29 March in Moscow
     assert.equal(report.result.date, '2026-03-28');
+    assert.equal(report.from.toISOString(), '2026-03-27T21:00:00.000Z');
+    assert.equal(report.to.toISOString(), '2026-03-28T21:00:00.000Z');
   });
 
   it('gives a spring-forward day 23 hours', async () => {
