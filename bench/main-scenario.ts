@@ -22,6 +22,8 @@ import {
   type StatementProfile,
   type Watch,
 } from './common';
+import type { CeilingResult } from './ceiling-client';
+import { providerCeiling } from './provider-ceiling';
 import type { ReceivedSummary } from './provider-control';
 import { providerLimit, TEXT, type BenchContext, type ScenarioResult } from './context';
 import { fmt, repeated, type SummaryRow } from './summary';
@@ -30,7 +32,8 @@ import { fmt, repeated, type SummaryRow } from './summary';
  * The main scenario: one mailing to `clients` clients through the whole service, and the same sends
  * by the plain loop of bench/baseline.ts, `repeat` times each. Every run starts from the same state
  * (pastMailingStatistics: the planner statistics of a past mailing, then the messages and counters
- * emptied, CHECKPOINT, VACUUM ANALYZE), and the two take turns going first.
+ * emptied, CHECKPOINT, VACUUM ANALYZE), and the two take turns going first. Before each pair, the
+ * provider's ceiling: what a load tool alone gets from it at the same requests in flight.
  */
 
 const START_DELAY_MS = 3_000;
@@ -85,8 +88,12 @@ export async function mainScenario(ctx: BenchContext, clients: number, repeat: n
 
   const service: ServiceRun[] = [];
   const baseline: BaselineRun[] = [];
+  const ceilings: CeilingResult[] = [];
   const order: string[] = [];
   for (let r = 0; r < repeat; r++) {
+    const ceiling = await providerCeiling(ctx, ctx.config.SEND_CONCURRENCY);
+    say(`provider ceiling ${r + 1}: a load tool alone gets ${fmt(ceiling.rate)} answers/s at ${ctx.config.SEND_CONCURRENCY} in flight (mean ${ceiling.latencyMeanMs.toFixed(1)} ms each)`);
+    ceilings.push(ceiling);
     const serviceFirst = r % 2 === 0;
     order.push(serviceFirst ? 'service, baseline' : 'baseline, service');
     for (const which of serviceFirst ? ['service', 'baseline'] : ['baseline', 'service']) {
@@ -98,10 +105,17 @@ export async function mainScenario(ctx: BenchContext, clients: number, repeat: n
 
   const limit = providerLimit(ctx.config);
   const per1000 = (run: { cpu: CpuUse; sent: number }, name: string) => run.cpu.seconds[name] / (run.sent / 1000);
-  const sanity = [...service.flatMap((s) => s.checks), ...baseline.flatMap((b) => b.checks)].map(([check, ok]): [string, boolean] => [scenario === 'wide' ? `wide: ${check}` : check, ok]);
-  const details = { clients, repeat, order, seedMs, concurrency: ctx.config.SEND_CONCURRENCY, service, baseline };
+  const ceilingChecks = ceilings.map((c, i): [string, boolean] => [`provider ceiling ${i + 1}: every request answered 2xx`, c.failed === 0]);
+  const sanity = [...service.flatMap((s) => s.checks), ...baseline.flatMap((b) => b.checks), ...ceilingChecks].map(([check, ok]): [string, boolean] => [scenario === 'wide' ? `wide: ${check}` : check, ok]);
+  const details = { clients, repeat, order, seedMs, concurrency: ctx.config.SEND_CONCURRENCY, ceilings, service, baseline };
   const loopRate = repeated(scenario, 'baseline (plain loop): messages/s', 'msg/s', baseline.map((b) => b.rate));
   const versusLoop = repeated(scenario, 'service / baseline (per repeat)', '%', service.map((s, i) => (100 * s.rate) / baseline[i].rate));
+  const ceilingRows = [
+    repeated(scenario, 'provider ceiling: a load tool alone (autocannon), same requests in flight', 'msg/s', ceilings.map((c) => c.rate)),
+    repeated(scenario, "  its % of the provider's limit", '%', ceilings.map((c) => (100 * c.rate) / limit)),
+    repeated(scenario, '  its mean answer time', 'ms', ceilings.map((c) => c.latencyMeanMs), 1),
+    repeated(scenario, 'service / provider ceiling (per repeat)', '%', service.map((s, i) => (100 * s.rate) / ceilings[i].rate)),
+  ];
   const workerCpu = repeated(scenario, 'worker CPU per 1,000 messages', 's', service.map((s) => per1000(s, 'worker')), 3);
   const postgresCpu = repeated(scenario, 'PostgreSQL CPU per 1,000 messages (service)', 's', service.map((s) => per1000(s, 'postgres')), 3);
   const loopCpu = repeated(scenario, 'baseline loop (its own process) CPU per 1,000 messages', 's', baseline.map((b) => per1000(b, 'baseline process')), 3);
@@ -112,6 +126,7 @@ export async function mainScenario(ctx: BenchContext, clients: number, repeat: n
       repeated(scenario, `service: % of the provider's limit (${WIDE_CONCURRENCY} / 20 ms = ${fmt(limit)}/s)`, '%', service.map((s) => (100 * s.rate) / limit)),
       loopRate,
       versusLoop,
+      ...ceilingRows,
       workerCpu,
       postgresCpu,
       loopCpu,
@@ -133,6 +148,7 @@ export async function mainScenario(ctx: BenchContext, clients: number, repeat: n
     loopRate,
     repeated(scenario, "baseline: % of the provider's limit", '%', baseline.map((b) => (100 * b.rate) / limit)),
     versusLoop,
+    ...ceilingRows,
     workerCpu,
     postgresCpu,
     repeated(scenario, 'worker + PostgreSQL CPU per 1,000 messages', 's', service.map((s) => per1000(s, 'worker') + per1000(s, 'postgres')), 3, {
