@@ -91,7 +91,8 @@ export async function mainScenario(ctx: BenchContext, clients: number, repeat: n
   const ceilings: CeilingResult[] = [];
   const order: string[] = [];
   for (let r = 0; r < repeat; r++) {
-    const ceiling = await providerCeiling(ctx, ctx.config.SEND_CONCURRENCY);
+    const ceiling = await providerCeiling({ url: ctx.stack.providerUrl, token: ctx.stack.token }, ctx.config.SEND_CONCURRENCY);
+    await ctx.control.clear();
     say(`provider ceiling ${r + 1}: a load tool alone gets ${fmt(ceiling.rate)} answers/s at ${ctx.config.SEND_CONCURRENCY} in flight (mean ${ceiling.latencyMeanMs.toFixed(1)} ms each)`);
     ceilings.push(ceiling);
     const serviceFirst = r % 2 === 0;

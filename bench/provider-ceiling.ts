@@ -2,19 +2,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { repoRoot } from '../stack/repo-root';
 import type { CeilingPlan, CeilingResult } from './ceiling-client';
-import type { BenchContext } from './context';
-
-const WARMUP_SECONDS = 2;
-const MEASURED_SECONDS = 8;
 
 /**
  * The most a client gets from the fake provider here: a load tool alone (bench/ceiling-client.ts) at
  * the service's requests in flight. The provider's limit (concurrency / latency) counts only its answer
  * time; HTTP, timers and the machine take the rest, for every client.
  */
-export async function providerCeiling(ctx: BenchContext, connections: number): Promise<CeilingResult> {
-  await ctx.control.clear();
-  const plan: CeilingPlan = { url: ctx.stack.providerUrl, token: ctx.stack.token, connections, warmupSeconds: WARMUP_SECONDS, seconds: MEASURED_SECONDS };
+export async function providerCeiling(provider: { url: string; token: string }, connections: number, { warmupSeconds = 2, seconds = 8 } = {}): Promise<CeilingResult> {
+  const plan: CeilingPlan = { ...provider, connections, warmupSeconds, seconds };
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/ceiling-client.ts'], {
     cwd: repoRoot,
     env: { ...process.env, BENCH_CEILING: JSON.stringify(plan) },
@@ -24,6 +19,5 @@ export async function providerCeiling(ctx: BenchContext, connections: number): P
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   if (code !== 0) throw new Error(`the provider ceiling client exited with ${signal ?? code}`);
-  await ctx.control.clear();
   return JSON.parse(output) as CeilingResult;
 }
