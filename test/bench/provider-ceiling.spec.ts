@@ -23,7 +23,8 @@ describe("the benchmark's provider ceiling", function () {
 
     assert.equal(ceiling.failed, 0);
     assert.ok(ceiling.rate > 0 && ceiling.rate <= (CONNECTIONS * 1000) / LATENCY_MS, `${ceiling.rate}/s with ${CONNECTIONS} in flight at ${LATENCY_MS} ms`);
-    assert.ok(ceiling.latencyMeanMs >= LATENCY_MS, `mean answer time ${ceiling.latencyMeanMs} ms`);
+    // The provider's timer counts from its event loop's cached time, which may lag the request's arrival a little.
+    assert.ok(ceiling.latencyMeanMs >= LATENCY_MS - 1, `mean answer time ${ceiling.latencyMeanMs} ms`);
     assert.ok(provider.received().length >= ceiling.rate * 2, 'the provider recorded the measured requests');
   });
 
