@@ -37,7 +37,7 @@ async function main() {
       connections: plan.connections,
       duration,
     });
-  // Unmeasured: connections open and the tool's code is compiled.
+  // Unmeasured: the tool's code and the provider's are compiled first (the measured run opens its own connections).
   await load(plan.warmupSeconds);
   const result = await load(plan.seconds);
   const ceiling: CeilingResult = {
